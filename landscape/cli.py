@@ -1,0 +1,55 @@
+"""The command line: a thin shell over the library.
+
+Each subcommand lives in its own module under :mod:`landscape.commands` and provides
+``add_parser(subparsers)`` (which sets ``func``) — adding a module adds a subcommand.
+Errors the user can fix print one line; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from typing import Sequence
+
+from . import commands
+from .config import ConfigError
+from .runner import StudyError
+from .storage import RunFileError
+
+USER_ERRORS = (ConfigError, StudyError, RunFileError, FileNotFoundError, PermissionError, IsADirectoryError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="landscape",
+        description="Loss-landscape geometry of small neural networks: train thousands of networks "
+        "from different initialisations, sort their minima, and measure the landscape between them.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: getattr(importlib.import_module(f"{commands.__name__}.{m.name}"), "ORDER", 100)):
+        importlib.import_module(f"{commands.__name__}.{info.name}").add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as err:
+        if args.debug:
+            raise
+        print(f"landscape {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"landscape {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

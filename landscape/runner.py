@@ -1,0 +1,319 @@
+"""Running a study: data, inits, the batched trainer over chunks, and the run file.
+
+The only place that ties computation (:mod:`landscape.training`) to storage
+(:mod:`landscape.storage`). Chunks are independent: network ``i`` depends only on the study
+seed and ``i``, so a resumed or re-chunked study gives the same per-network results.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .config import ConfigError, Study
+from .models import Model, make_mlp
+from .optimizers import make_optimizer
+from .storage import Run, RunFileError, create_run_file, flatten_params, mark_complete, write_chunk
+from .tasks import Dataset, Target, make_dataset
+from .training import Status, TrainSpec, UserLoss, make_batch_init, make_batch_trainer, network_keys, record_schedule
+
+CHUNK_MEMORY_BYTES = 256 * 2**20  # working-set budget for one chunk on the device
+MAX_AUTO_CHUNK = 4096
+
+
+class StudyError(Exception):
+    """A study cannot start or continue (output exists, file mismatch, unwritable folder)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every chunk of a study shares: the data, the model, and the training spec."""
+
+    study: Study
+    dataset: Dataset
+    model: Model
+    spec: TrainSpec
+    loss_fn: UserLoss | None
+    dtype: Any
+    batch_init: Callable[[jax.Array], Any]  # jit(vmap(init)): keys (n, 2) -> params (n, ...)
+    batch_trainer: Callable[..., Any]  # jit(vmap(train_one)), see make_batch_trainer
+
+
+def default_out_path(study: Study) -> Path:
+    return Path("runs") / f"{study.name}.h5"
+
+
+def enable_dtype(study: Study) -> Any:
+    """Turn on JAX's x64 mode for float64 studies; returns the JAX float dtype."""
+    if study.train.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+        return jnp.float64
+    return jnp.float32
+
+
+def prepare(
+    study: Study, model: Model | None = None, target: Target | None = None, loss_fn: UserLoss | None = None
+) -> Prepared:
+    """Dataset, model (the configured MLP unless given) and training spec of a study."""
+    dtype = enable_dtype(study)
+    dataset = make_dataset(study.task, target)
+    if model is None:
+        model = make_mlp(study.model, study.init, dataset.x.shape[1], dataset.out_dim, dtype)
+    steps = study.train.steps
+    spec = TrainSpec(
+        optimizer=make_optimizer(study.optimizer, steps),
+        steps=steps,
+        grad_tol=study.train.grad_tol,
+        batch_size=study.train.batch_size,
+        dropout=study.train.dropout,
+        record_steps=tuple(int(s) for s in record_schedule(steps, study.train.trajectory_points, study.train.trajectory_spacing)),
+    )
+    return Prepared(study, dataset, model, spec, loss_fn, dtype, make_batch_init(model), make_batch_trainer(model, spec, loss_fn))
+
+
+def auto_chunk_size(study: Study, out_dim: int, n_devices: int = 1) -> int:
+    """Networks per chunk so that one chunk's working set stays near ``CHUNK_MEMORY_BYTES``.
+
+    Per network: activations and their gradients for every point (a few copies per layer),
+    plus the per-step loss record. A multiple of the device count.
+    """
+    if study.train.chunk_size:
+        return study.train.chunk_size
+    itemsize = 8 if study.train.dtype == "float64" else 4
+    points = study.train.batch_size or study.task.n_points
+    width = study.task.dim + sum(study.model.hidden) + out_dim
+    per_net = itemsize * (6 * points * width + study.train.steps + 64)
+    chunk = max(n_devices, min(MAX_AUTO_CHUNK, CHUNK_MEMORY_BYTES // per_net, study.n_inits))
+    return int(math.ceil(chunk / n_devices) * n_devices)
+
+
+def _device_metadata() -> dict[str, Any]:
+    devices = jax.devices()
+    return {
+        "backend": jax.default_backend(),
+        "devices": ", ".join(str(d) for d in devices),
+        "x64": bool(jax.config.jax_enable_x64),
+    }
+
+
+def _progress(total: int, initial: int, quiet: bool, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="net",
+        desc=desc,
+        disable=quiet or not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
+
+
+def run_study(
+    study: Study | None = None,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    quiet: bool = False,
+    model: Model | None = None,
+    target: Target | None = None,
+    loss_fn: UserLoss | None = None,
+    max_chunks: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Train every network of a study and write its run file; returns the file's path.
+
+    Args:
+      study: what to run (default: the seed's problem). With ``resume``, may be None and is
+        then read from ``out``.
+      out: run file path (default ``runs/<study.name>.h5``).
+      resume: continue an interrupted run file, skipping its finished chunks.
+      overwrite: replace an existing file (otherwise an existing file is an error).
+      quiet: no progress bar.
+      model, target, loss_fn: bring-your-own model (:class:`~landscape.models.Model`), target
+        function and loss, in place of the configured ones.
+      max_chunks: stop after this many chunks (leaves an incomplete, resumable file).
+      log: where one-line messages go (default: nowhere).
+    """
+    say = log or (lambda message: None)
+    if resume:
+        if out is None:
+            if study is None:
+                raise StudyError("--resume needs the run file: give --out PATH (or the study it was made from)")
+            out = default_out_path(study)
+        out = Path(out)
+        if not out.exists():
+            raise StudyError(f"{out}: nothing to resume (no such file)")
+        try:
+            with Run(out) as run:
+                stored = run.study
+        except RunFileError as err:
+            raise StudyError(str(err)) from None
+        if study is not None and study.to_json() != stored.to_json():
+            raise StudyError(f"{out}: holds a different study than the one given; resume without a study file, or choose another --out")
+        study = stored
+    else:
+        study = study or Study()
+        out = Path(out) if out is not None else default_out_path(study)
+        if out.exists() and not overwrite:
+            raise StudyError(f"{out}: already exists; pass --overwrite to replace it or --resume to continue it")
+
+    prepared = prepare(study, model, target, loss_fn)
+    n_devices = len(jax.devices())
+    if not resume:
+        chunk_size = auto_chunk_size(study, prepared.dataset.out_dim, n_devices)
+        _create(out, prepared, chunk_size)
+    with Run(out) as run:
+        chunk_size = int(run.attrs["chunk_size"])
+        chunk_done = run.chunk_done
+    return _train_chunks(out, prepared, chunk_size, chunk_done, quiet, max_chunks, say)
+
+
+def _create(out: Path, prepared: Prepared, chunk_size: int) -> None:
+    study = prepared.study
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StudyError(f"{out.parent}: cannot create the output folder ({err.strerror or err})") from None
+    shapes = jax.eval_shape(prepared.model.init, jax.random.PRNGKey(0))
+    param_shapes = {name: (leaf.shape, np.dtype(leaf.dtype)) for name, leaf in _flat_shapes(shapes).items()}
+    metadata = {**_device_metadata(), "model": prepared.model.name}
+    try:
+        create_run_file(
+            out,
+            study,
+            prepared.dataset.x.astype(np.dtype(prepared.dtype)),
+            prepared.dataset.y.astype(np.dtype(prepared.dtype)),
+            param_shapes,
+            np.asarray(prepared.spec.record_steps),
+            chunk_size,
+            metadata,
+        )
+    except OSError as err:
+        raise StudyError(f"{out}: cannot write the run file ({getattr(err, 'strerror', None) or err})") from None
+
+
+def _flat_shapes(tree: Any) -> dict[str, Any]:
+    from .storage import _key_name
+
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return {"/".join(_key_name(k) for k in path): leaf for path, leaf in leaves}
+
+
+def chunk_bounds(n_inits: int, chunk_size: int, chunk: int) -> tuple[int, int]:
+    start = chunk * chunk_size
+    return start, min(start + chunk_size, n_inits)
+
+
+def train_networks(prepared: Prepared, indices: np.ndarray, pad_to: int | None = None) -> tuple[Any, Any]:
+    """Initialise and train networks ``indices`` of a study; returns (init params, TrainResult).
+
+    ``pad_to`` pads the batch (repeating the last index) so every chunk has one compiled
+    shape; padded rows are cut from the results.
+    """
+    count = len(indices)
+    padded = indices if pad_to is None or pad_to <= count else np.concatenate([indices, np.full(pad_to - count, indices[-1])])
+    keys = network_keys(prepared.study.seed, padded)
+    init = prepared.batch_init(keys)
+    result = prepared.batch_trainer(init, keys, jnp.asarray(prepared.dataset.x, prepared.dtype), jnp.asarray(prepared.dataset.y, prepared.dtype))
+    cut = lambda tree: jax.tree.map(lambda leaf: np.asarray(leaf)[:count], tree)  # noqa: E731
+    return cut(init), cut(result)
+
+
+def _train_chunks(
+    out: Path,
+    prepared: Prepared,
+    chunk_size: int,
+    chunk_done: np.ndarray,
+    quiet: bool,
+    max_chunks: int | None,
+    say: Callable[[str], None],
+) -> Path:
+    study = prepared.study
+    n = study.n_inits
+    todo = [c for c in range(len(chunk_done)) if not chunk_done[c]]
+    finished_before = sum(chunk_bounds(n, chunk_size, c)[1] - chunk_bounds(n, chunk_size, c)[0] for c in range(len(chunk_done)) if chunk_done[c])
+    if finished_before:
+        say(f"resuming {out}: {len(chunk_done) - len(todo)} of {len(chunk_done)} chunks already done")
+    bar = _progress(n, finished_before, quiet, study.name)
+    t_start = time.perf_counter()
+    trained = 0
+    try:
+        for done_count, chunk in enumerate(todo):
+            if max_chunks is not None and done_count >= max_chunks:
+                say(f"stopped after {max_chunks} chunk(s) as asked; resume with: landscape run --resume --out {out}")
+                return out
+            start, stop = chunk_bounds(n, chunk_size, chunk)
+            t0 = time.perf_counter()
+            init, result = train_networks(prepared, np.arange(start, stop), pad_to=chunk_size)
+            seconds = time.perf_counter() - t0
+            write_chunk(
+                out,
+                chunk,
+                start,
+                flatten_params(init),
+                flatten_params(result.final_params),
+                {name: np.asarray(getattr(result, name)) for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")},
+                seconds,
+            )
+            trained += stop - start
+            bar.update(stop - start)
+    except KeyboardInterrupt:
+        bar.close()
+        say(f"interrupted: finished chunks are saved in {out}; resume with: landscape run --resume --out {out}")
+        raise
+    bar.close()
+    wall = time.perf_counter() - t_start
+    with Run(out) as run:
+        total_seconds = float(np.nansum(run._train("chunk_seconds")))
+    mark_complete(
+        out,
+        {
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "wall_seconds": total_seconds,
+            "net_steps_per_second": n * study.train.steps / total_seconds if total_seconds > 0 else 0.0,
+            "last_session_seconds": wall,
+        },
+    )
+    return out
+
+
+def summarize(run: Run, success_loss: float = 1e-2) -> dict[str, Any]:
+    """Counts per status, loss quantiles and the fraction below ``success_loss``."""
+    status = run.status
+    loss = run.final_loss
+    finite = np.isfinite(loss) & (status >= 0)
+    quantiles = {f"q{int(q * 100):02d}": float(np.quantile(loss[finite], q)) for q in (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)} if finite.any() else {}
+    return {
+        "n_inits": int(status.size),
+        "status_counts": {s.name.lower(): int(np.sum(status == s)) for s in Status},
+        "loss_quantiles": quantiles,
+        "success_loss": success_loss,
+        "fraction_below": float(np.mean(loss[status >= 0] < success_loss)) if (status >= 0).any() else float("nan"),
+        "wall_seconds": float(run.attrs.get("wall_seconds", float("nan"))),
+        "net_steps_per_second": float(run.attrs.get("net_steps_per_second", float("nan"))),
+    }
+
+
+def format_summary(summary: dict[str, Any], name: str) -> str:
+    counts = summary["status_counts"]
+    lines = [
+        f"study '{name}': {summary['n_inits']} networks",
+        "  status: " + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "not_run" or v),
+        "  final loss quantiles: " + ", ".join(f"{k} {v:.3g}" for k, v in summary["loss_quantiles"].items()),
+        f"  fraction with final loss < {summary['success_loss']:g}: {summary['fraction_below']:.3f}",
+        f"  wall time {summary['wall_seconds']:.1f} s (training), throughput {summary['net_steps_per_second']:.3g} network-steps/s",
+    ]
+    return "\n".join(lines)
+
+
+__all__ = ["run_study", "prepare", "train_networks", "summarize", "format_summary", "StudyError", "ConfigError"]

@@ -1,0 +1,31 @@
+"""Shared fixtures: a small, real run of the default problem that analysis tests read."""
+
+from __future__ import annotations
+
+import pytest
+
+from landscape import Study, run_study
+
+
+def small_study(**overrides) -> Study:
+    """The default 2-3-1 Euclidean-norm study, shrunk to run in a couple of seconds."""
+    base = {"n_inits": 64, "train.steps": 400, "task.n_points": 256, "train.trajectory_points": 50}
+    return Study().replace(**{**base, **overrides})
+
+
+@pytest.fixture(scope="session")
+def small_run_path(tmp_path_factory):
+    """Path to a finished run file of :func:`small_study` (shared; copy it before writing)."""
+    path = tmp_path_factory.mktemp("runs") / "small.h5"
+    run_study(small_study(), path, quiet=True)
+    return path
+
+
+@pytest.fixture
+def small_run_copy(small_run_path, tmp_path):
+    """A private copy of the small run that a test may add analysis groups to."""
+    import shutil
+
+    path = tmp_path / "small.h5"
+    shutil.copy(small_run_path, path)
+    return path
