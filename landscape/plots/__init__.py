@@ -1,18 +1,16 @@
 """Figures: functions that take analysis results (or a Run) and return matplotlib Figures.
 
 They never compute landscape quantities and never call ``plt.show()``; :func:`save_figure`
-writes a Figure as PNG plus a vector format. One module per analysis area.
+writes a Figure as PNG plus a vector format. One module per analysis area. Figures are built
+as ``matplotlib.figure.Figure()`` objects, not through pyplot, so they need no display and do
+not touch a notebook's backend.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
 
 def save_figure(fig: Figure, folder: str | Path, name: str, formats: tuple[str, ...] = ("png", "svg"), dpi: int = 130) -> list[Path]:
