@@ -107,6 +107,11 @@ def _mask(tree: Any, trainable: Any) -> Any:
     return jax.tree.map(lambda leaf, keep: leaf * keep, tree, trainable)
 
 
+def global_norm(tree: Any) -> jax.Array:
+    """sqrt of the sum of squares of every leaf (the L2 norm of the flattened pytree)."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(tree)))
+
+
 def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
@@ -153,7 +158,7 @@ def train_one(
         bx, by = (x, y) if spec.batch_size == 0 else _minibatch(x, y, batch_key, t, spec.batch_size)
         loss, grads = value_and_grad(params, bx, by, jax.random.fold_in(dropout_key, t) if use_dropout else None)
         grads = _mask(grads, trainable)
-        grad_norm = optax.global_norm(grads)
+        grad_norm = global_norm(grads)
         running = status == Status.MAX_STEPS
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         converged = finite & (grad_norm < spec.grad_tol)
@@ -170,7 +175,7 @@ def train_one(
     carry = (params, opt.init(params), jnp.int8(Status.MAX_STEPS), jnp.int32(0))
     (params, _, status, n_updates), losses = jax.lax.scan(step, carry, jnp.arange(spec.steps))
     final_loss, final_grads = value_and_grad(params, x, y, None)
-    grad_norm = optax.global_norm(_mask(final_grads, trainable))
+    grad_norm = global_norm(_mask(final_grads, trainable))
     status = jnp.where(jnp.isfinite(final_loss) | (status == Status.DIVERGED), status, jnp.int8(Status.DIVERGED))
     record = jnp.asarray(spec.record_steps if spec.record_steps else (spec.steps - 1,), dtype=jnp.int32)
     return TrainResult(params, final_loss, grad_norm, status, n_updates, losses[record])

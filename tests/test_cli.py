@@ -1,0 +1,60 @@
+"""The command line: runs, summaries, and one-line errors with a non-zero exit and no file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from landscape import Run
+from landscape.cli import main
+
+
+def test_run_then_info(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # figures written by the run land here
+    out = tmp_path / "cli.h5"
+    assert main(["run", "--inits", "6", "--steps", "40", "--set", "task.n_points=128", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "6 networks" in printed and "network-steps/s" in printed and "converged" in printed
+    with Run(out) as run:
+        assert run.n_inits == 6 and run.study.train.steps == 40 and run.complete
+    assert main(["info", str(out)]) == 0
+    assert "complete" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--set", "model.activation=swish"], "model.activation"),
+        (["run", "--inits", "-5"], "n_inits"),
+        (["run", "--set", "nonsense=1"], "nonsense: unknown field"),
+        (["run", "--set", "optimizer.name=adamz"], "optimizer.name"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path, capsys, args, message):
+    out = tmp_path / "bad.h5"
+    assert main([*args, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_bad_study_file_names_the_field(tmp_path, capsys):
+    study = tmp_path / "s.toml"
+    study.write_text("[train]\nsteps = -1\n")
+    assert main(["run", str(study), "--out", str(tmp_path / "x.h5")]) == 2
+    assert "train.steps" in capsys.readouterr().err
+
+
+def test_info_on_a_foreign_file_is_one_line(tmp_path, capsys):
+    path = tmp_path / "x.h5"
+    path.write_text("hello")
+    assert main(["info", str(path)]) == 2
+    assert "not a readable HDF5 file" in capsys.readouterr().err
+
+
+def test_python_dash_m_and_help():
+    result = subprocess.run([sys.executable, "-m", "landscape", "--help"], capture_output=True, text=True, check=True)
+    for command in ("run", "info"):
+        assert command in result.stdout
