@@ -1,0 +1,276 @@
+"""``landscape slice``: the loss over a plane through three networks, or a random plane around one.
+
+Points are named on the command line as
+
+* ``17``           network 17's final parameters (a minimum);
+* ``init:17``      network 17's initial parameters;
+* ``pyramid``      the representative of a solution type (needs ``landscape classify``);
+* ``cluster:3``    the lowest-loss network of cluster 3 (``types/cluster`` in the run file).
+
+The result goes to ``slices/<name>`` in the run file and the figures to ``--figures``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from ..config import ConfigError
+from ..storage import Run, RunFileError, flatten_params, write_group
+
+ORDER = 40
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared with `landscape paths`.
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What slicing a run needs: its data, loss and the activation (for alignment)."""
+
+    objective: Any
+    x: jax.Array
+    y: jax.Array
+    activation: str
+    dtype: Any
+
+
+@dataclass(frozen=True)
+class Point:
+    """A parameter point picked on the command line."""
+
+    spec: str
+    label: str
+    index: int  # network index (-1 when not a single network)
+    stage: str  # "final" or "init"
+    params: Any  # ONE network's parameters (NumPy)
+
+
+def run_context(run: Run) -> RunContext:
+    """The run's data and its training objective (mean squared error of the stored MLP)."""
+    import jax.numpy as jnp
+
+    from ..models import make_mlp
+    from ..runner import enable_dtype
+
+    study = run.study
+    dtype = enable_dtype(study)
+    x, y = jnp.asarray(run.x, dtype), jnp.asarray(run.y, dtype)
+    out_dim = 1 if y.ndim == 1 else y.shape[1]
+    model = make_mlp(study.model, study.init, x.shape[1], out_dim, dtype)
+    return RunContext(_cached_objective(model), x, y, study.model.activation, dtype)
+
+
+_OBJECTIVES: dict[str, Any] = {}
+
+
+def _cached_objective(model: Any) -> Any:
+    """One objective object per model description, so jitted programs are reused."""
+    from ..training import make_objective
+
+    key = f"{model.name}|{model.mlp}"
+    if key not in _OBJECTIVES:
+        _OBJECTIVES[key] = make_objective(model)
+    return _OBJECTIVES[key]
+
+
+def _type_names(run: Run) -> np.ndarray | None:
+    if not run.has("types"):
+        return None
+    try:
+        from ..solutions import type_labels
+    except ImportError:
+        return None
+    return np.asarray(type_labels(run))
+
+
+def _type_representatives(run: Run) -> dict[str, int]:
+    if not run.has("types"):
+        raise RunFileError(f"{run.path}: no 'types' group; run `landscape classify {run.path}` first or name networks by index")
+    try:
+        from ..solutions import type_representatives
+    except ImportError:
+        raise RunFileError("solution types are not available in this version of landscape; name networks by index") from None
+    return {str(k): int(v) for k, v in type_representatives(run).items()}
+
+
+def _cluster_representative(run: Run, cluster: int) -> int:
+    types = run.group("types") if run.has("types") else {}
+    if "cluster" not in types:
+        raise RunFileError(f"{run.path}: no cluster labels (types/cluster); run `landscape classify` first or name networks by index")
+    members = np.flatnonzero(np.asarray(types["cluster"]) == cluster)
+    if members.size == 0:
+        raise ConfigError(f"cluster {cluster}: no network belongs to it")
+    loss = run.final_loss[members]
+    return int(members[np.nanargmin(np.where(np.isfinite(loss), loss, np.inf))])
+
+
+def resolve_point(run: Run, spec: str, type_names: np.ndarray | None = None) -> Point:
+    """The parameters named by ``spec`` (see the module doc)."""
+    stage, body = ("init", spec[5:]) if spec.startswith("init:") else ("final", spec)
+    if body.lstrip("-").isdigit():
+        index = int(body)
+    elif body.startswith("cluster:"):
+        try:
+            index = _cluster_representative(run, int(body[8:]))
+        except ValueError:
+            raise ConfigError(f"point {spec!r}: expected cluster:<integer>") from None
+    else:
+        representatives = _type_representatives(run)
+        if body not in representatives:
+            raise ConfigError(f"point {spec!r}: not a network index or a type in this run ({', '.join(representatives)})")
+        index = representatives[body]
+    if not 0 <= index < run.n_inits:
+        raise ConfigError(f"point {spec!r}: network index {index} outside 0..{run.n_inits - 1}")
+    if run.status[index] < 0:
+        raise ConfigError(f"point {spec!r}: network {index} has not been trained yet")
+    params = run.params(stage, index)
+    kind = f" {type_names[index]}" if type_names is not None else ""
+    label = f"{'init ' if stage == 'init' else ''}#{index}{kind}"
+    return Point(spec, label, index, stage, params)
+
+
+def default_figures_folder(run_path: str | Path) -> Path:
+    path = Path(run_path)
+    return path.parent / f"{path.stem}-figures"
+
+
+def type_default_points(run: Run, wanted: tuple[str, ...] = ("pyramid", "valley", "dead")) -> list[str]:
+    """Type names of the run to slice through when none are named (all of ``wanted`` present)."""
+    representatives = _type_representatives(run)
+    chosen = [name for name in wanted if name in representatives]
+    if len(chosen) < 3:
+        others = [name for name in representatives if name not in chosen and name not in ("unconverged", "diverged")]
+        chosen += others[: 3 - len(chosen)]
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# The command.
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "slice",
+        help="loss over a plane through three networks, or a random plane around one",
+        description="Evaluate the loss on a grid over a 2D slice of parameter space: the plane through three "
+        "points (orthonormal axes, points at their true coordinates) or a random filter-normalised plane "
+        "around one point (Li et al. 2018). Points: a network index (its minimum), init:INDEX, a solution type "
+        "name (its representative) or cluster:C. Stores slices/<name> in the run file and writes figures.",
+    )
+    p.add_argument("run", help="run file (.h5)")
+    p.add_argument("points", nargs="*", help="three points for a plane (default: pyramid valley dead representatives)")
+    p.add_argument("--random", metavar="POINT", help="a random filter-normalised plane around this point instead")
+    p.add_argument("--resolution", type=int, default=101, metavar="N", help="grid points per axis (default 101)")
+    p.add_argument("--margin", type=float, default=0.3, help="three-point planes: margin around the points, as a fraction of their spread (default 0.3)")
+    p.add_argument("--span", type=float, default=1.0, help="random planes: grid over [-span, span]^2 in direction units (default 1)")
+    p.add_argument("--bias-mode", choices=("with_unit", "zero", "same"), default="with_unit",
+                   help="random planes: how bias directions are normalised (default: with the unit's weights)")
+    p.add_argument("--seed", type=int, default=0, help="random planes: PRNG seed of the directions")
+    p.add_argument("--no-align", action="store_true", help="three-point planes: do not align points 2 and 3 onto point 1 first")
+    p.add_argument("--name", help="slice name under slices/ (default: built from the points)")
+    p.add_argument("--surface", action="store_true", help="also draw a 3D surface")
+    p.add_argument("--figures", metavar="DIR", help="figure folder (default: <run>-figures next to the run file)")
+    p.add_argument("--no-figures", action="store_true", help="store the slice only")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from .. import slices
+    from ..alignment import align, cast_like
+
+    if args.resolution < 2:
+        raise ConfigError("--resolution: expected at least 2")
+    with Run(args.run) as run:
+        context = run_context(run)
+        type_names = _type_names(run)
+        if args.random is not None:
+            if args.points:
+                raise ConfigError("give either three points or --random POINT, not both")
+            points = [resolve_point(run, args.random, type_names)]
+        else:
+            specs = args.points or type_default_points(run)
+            if len(specs) != 3:
+                raise ConfigError(f"a plane needs three points, got {len(specs)} ({' '.join(specs)})")
+            points = [resolve_point(run, spec, type_names) for spec in specs]
+
+    started = time.perf_counter()
+    params = [slices.as_jax(point.params, context.dtype) for point in points]
+    attrs: dict[str, Any] = {"resolution": args.resolution, "point_specs": [p.spec for p in points]}
+    if args.random is not None:
+        plane = slices.random_plane(jax.random.PRNGKey(args.seed), params[0], bias_mode=args.bias_mode)
+        alphas = betas = np.linspace(-args.span, args.span, args.resolution)
+        name = args.name or f"random-{points[0].spec.replace(':', '')}-seed{args.seed}"
+        axis_labels = ("alpha (filter-normalised direction 1)", "beta (filter-normalised direction 2)")
+        attrs.update(kind="random", bias_mode=args.bias_mode, filter_normalised=True, seed=args.seed, span=args.span,
+                     axes_cosine=slices.axes_cosine(plane), aligned=False)
+    else:
+        aligned = not args.no_align
+        if aligned:
+            reference = points[0].params
+            params = [params[0]] + [slices.as_jax(cast_like(align(reference, p.params, context.activation)[0], reference), context.dtype) for p in points[1:]]
+        try:
+            plane = slices.plane_through_points(*params)
+        except ValueError as err:
+            raise ConfigError(f"points {' '.join(p.spec for p in points)}: {err}") from None
+        alphas, betas = slices.grid_around(plane.point_coords, args.resolution, args.margin)
+        name = args.name or "plane-" + "-".join(p.spec.replace(":", "") for p in points)
+        axis_labels = ("u: towards point 2 (parameter distance)", "v: in-plane, orthogonal to u")
+        attrs.update(kind="three_points", aligned=aligned, margin=args.margin)
+
+    loss = np.asarray(slices.plane_grid(context.objective, context.x, context.y, plane.origin, plane.axis_u, plane.axis_v, alphas, betas))
+    coords = np.asarray(plane.point_coords)
+    on_plane = np.asarray(slices.plane_losses(context.objective, context.x, context.y, plane.origin, plane.axis_u, plane.axis_v, jax.numpy.asarray(coords, context.dtype)))
+    own = np.array([float(context.objective(p, context.x, context.y)) for p in params])
+    seconds = time.perf_counter() - started
+    attrs["seconds"] = seconds
+
+    labels = [p.label for p in points]
+    arrays = {
+        "alpha": alphas,
+        "beta": betas,
+        "loss": loss,
+        "point_coords": coords,
+        "point_loss": own,
+        "point_loss_on_plane": on_plane,
+        "point_labels": np.array(labels),
+        "point_index": np.array([p.index for p in points]),
+        "point_stage": np.array([p.stage for p in points]),
+        "origin": flatten_params(plane.origin),
+        "axis_u": flatten_params(plane.axis_u),
+        "axis_v": flatten_params(plane.axis_v),
+    }
+    write_group(args.run, f"slices/{name}", arrays, attrs)
+    print(f"slice '{name}': {args.resolution}x{args.resolution} grid in {seconds:.2f} s (compile included); "
+          f"loss range {np.nanmin(loss):.3g} .. {np.nanmax(loss):.3g}; stored slices/{name}", file=sys.stderr)
+    for label, c, value in zip(labels, coords, own):
+        print(f"  {label}: coordinates ({c[0]:.3f}, {c[1]:.3f}), loss {value:.4g}")
+
+    if not args.no_figures:
+        from ..plots import save_figure
+        from ..plots.geometry import plot_slice_contour, plot_slice_surface
+
+        folder = Path(args.figures) if args.figures else default_figures_folder(args.run)
+        marked = [f"{label} ({value:.2g})" for label, value in zip(labels, own)]
+        if args.random is not None:
+            title = f"{run_name(args.run)}: random filter-normalised plane around {labels[0]} (axes cosine {attrs['axes_cosine']:.2f})"
+        else:
+            title = f"{run_name(args.run)}: plane through {', '.join(labels)}{' (aligned onto the first)' if attrs['aligned'] else ''}"
+        written = save_figure(plot_slice_contour(alphas, betas, loss, coords, marked, title, axis_labels), folder, f"slice-{name}")
+        if args.surface:
+            written += save_figure(plot_slice_surface(alphas, betas, loss, coords, labels, own, title, axis_labels), folder, f"slice-{name}-surface")
+        print(f"  figures: {', '.join(str(p) for p in written if p.suffix == '.png')}")
+    return 0
+
+
+def run_name(path: str | Path) -> str:
+    with Run(path) as run:
+        return run.name
