@@ -1,0 +1,135 @@
+"""``landscape classify``: solution types of every network of a run, stored and plotted."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..storage import Run, write_group
+
+ORDER = 2
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "classify",
+        help="label every network's minimum (pyramid / valley / dead ...), cluster them, plot",
+        description="Classify each trained network by the shape of its learned function (rule-based types "
+        "with their causes), cluster the minima without rules, print a table of types with counts, "
+        "fractions, 95%% confidence intervals and loss ranges, store it under the run file's 'types' "
+        "group, and write figures.",
+    )
+    p.add_argument("run", help="run file (.h5)")
+    p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<study name>)")
+    p.add_argument("--no-figures", action="store_true", help="do not write figures")
+    p.add_argument("--no-clusters", action="store_true", help="skip the rule-free clustering")
+    p.add_argument("--clusters", type=int, metavar="K", help="fix the number of clusters (default: chosen from the linkage)")
+    p.add_argument("--sample", type=int, default=3000, metavar="M", help="networks clustered hierarchically (default 3000)")
+    p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
+    p.set_defaults(func=main)
+
+
+def classify_and_report(path: str | Path, figures: str | Path | None, cluster: bool = True, n_clusters: int | None = None, sample_size: int = 3000, confidence: float = 0.95) -> str:
+    """Classify a run, store the ``types`` group, write figures; returns the printed text."""
+    from ..solutions import Thresholds, classify_run, format_type_table, types_group_arrays
+
+    thresholds = Thresholds()
+    with Run(path) as run:
+        analysis = classify_run(run, thresholds, cluster=cluster, n_clusters=n_clusters, sample_size=sample_size, confidence=confidence)
+        name = run.name
+    arrays, attrs = types_group_arrays(analysis, thresholds)
+    write_group(path, "types", arrays, attrs)
+    summary = analysis["summary"]
+    n = int(np.sum(summary["count"]))
+    lines = [f"solution types of '{name}' ({n} networks; stored in {path}:/types)"]
+    lines.append(format_type_table(summary, analysis["causes"]))
+    at_limit = analysis["max_steps"]
+    if np.any(at_limit[summary["names"] != "unconverged"]):
+        parts = ", ".join(f"{t} {int(c)}" for t, c in zip(summary["names"], at_limit) if c and t != "unconverged")
+        lines.append(f"  ran out of steps on a loss plateau (labelled by shape): {parts}")
+    if cluster:
+        from ..clustering import format_contingency
+
+        found, table = analysis["clusters"], analysis["cluster_summary"]
+        lines.append("")
+        lines.append(f"clusters without rules: {found.description}.")
+        lines.append("  embedding: predictions on 256 probe inputs (RMS distance) + canonical parameters (weight 0.5)")
+        lines.append(format_contingency(table["contingency"], [str(t) for t in summary["names"]], table, found.medoids))
+        lines.append(f"  agreement with the rule-based types: adjusted Rand index {analysis['adjusted_rand']:.3f}")
+    if figures is not None:
+        with Run(path) as run:
+            written = write_type_figures(run, analysis, figures)
+        lines.append("")
+        lines.append(f"figures: {len(written)} files in {figures}")
+    return "\n".join(lines)
+
+
+def _unit_roles(category: np.ndarray) -> list[str]:
+    from ..solutions import UNIT_CATEGORIES
+
+    return [UNIT_CATEGORIES[int(c)] for c in category]
+
+
+def write_type_figures(run: Run, analysis: dict[str, Any], folder: str | Path) -> list[Path]:
+    """All type figures for a classified run (see :mod:`landscape.plots.types`)."""
+    from ..plots import save_figure
+    from ..plots import types as type_plots
+    from ..solutions import function_on_grid
+    from ..tasks import target_function
+
+    result, summary = analysis["result"], analysis["summary"]
+    names = [str(t) for t in summary["names"]]
+    labels = result["label"]
+    study = run.study
+    written: list[Path] = []
+    written += save_figure(type_plots.fractions_figure(summary), folder, "type_fractions")
+    written += save_figure(type_plots.loss_curves_figure(run.trajectory, run.trajectory_steps, labels, names), folder, "loss_curves_by_type")
+    if "active_fraction" in result:
+        written += save_figure(type_plots.active_fraction_figure(result["active_fraction"], labels, names), folder, "active_fractions")
+    if "clusters" in analysis:
+        fig = type_plots.clusters_figure(analysis["cluster_summary"]["contingency"], names, analysis["clusters"].description, analysis["adjusted_rand"])
+        written += save_figure(fig, folder, "clusters_vs_types")
+    x = run.x
+    if x.shape[1] != 2 or "active_fraction" not in result:
+        return written
+    low, high = float(np.min(x)), float(np.max(x))
+    g0, g1 = np.meshgrid(np.linspace(low, high, 61), np.linspace(low, high, 61))
+    target_values = target_function(study.task)(np.stack([g0.ravel(), g1.ravel()], axis=1))
+    target = {"title": f"target: {study.task.name}", "g0": g0, "g1": g1, "f": np.asarray(target_values).reshape(-1, *g0.shape)[0] if np.ndim(target_values) > 1 else np.asarray(target_values).reshape(g0.shape)}
+    surfaces, weights = [], []
+    loss = run.final_loss
+    for i, t in enumerate(names):
+        index = int(summary["representative"][i])
+        if index < 0 or t in ("diverged", "not_run"):
+            continue
+        params = run.params("final", index)
+        _, _, f = function_on_grid(params, study.model.activation, study.model.leaky_slope, low, high, 61)
+        title = f"{t}: net {index}, loss {loss[index]:.2e}\n{result['cause'][index]}"
+        w = np.asarray(params[0]["w"])
+        b = np.asarray(params[0]["b"]) if "b" in params[0] else np.zeros(w.shape[1])
+        roles = _unit_roles(result["category"][index])
+        surfaces.append({"title": title, "g0": g0, "g1": g1, "f": f, "w": w, "b": b, "dead": np.array([r == "dead" for r in roles])})
+        weights.append({"title": title, "w": w, "b": b, "a": np.asarray(params[-1]["w"])[:, 0], "active_fraction": result["active_fraction"][index], "category": roles})
+    written += save_figure(type_plots.surfaces_figure(surfaces, target), folder, "type_surfaces")
+    written += save_figure(type_plots.contours_figure(surfaces, target), folder, "type_contours")
+    written += save_figure(type_plots.unit_weights_figure(weights), folder, "unit_weights")
+    return written
+
+
+def main(args: argparse.Namespace) -> int:
+    figures = None
+    if not args.no_figures:
+        if args.figures:
+            figures = args.figures
+        else:
+            with Run(args.run) as run:
+                figures = Path("figures") / run.name
+    print(
+        classify_and_report(
+            args.run, figures, cluster=not args.no_clusters, n_clusters=args.clusters, sample_size=args.sample, confidence=args.confidence
+        )
+    )
+    return 0

@@ -1,0 +1,208 @@
+"""Solution types on hand-built minima with known answers, symmetry invariance, and a real run."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from landscape import Run
+from landscape.solutions import (
+    classify_networks,
+    gradient_covariance,
+    recent_loss_drop,
+    type_labels,
+    type_representatives,
+    unit_diagnostics,
+)
+
+RNG = np.random.default_rng(0)
+X = RNG.uniform(-1, 1, (300, 2))
+
+
+def net(directions, offsets, amplitudes, output_bias=0.0):
+    """One 2-h-1 ReLU network from unit input weights (h, 2), offsets (h,), output weights (h,)."""
+    w = np.asarray(directions, float).T.copy()
+    return [{"w": w, "b": np.asarray(offsets, float)}, {"w": np.asarray(amplitudes, float)[:, None], "b": np.array([output_bias])}]
+
+
+def stack(nets):
+    return jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *nets)
+
+
+def classify(nets, x=X, **kwargs):
+    n = len(nets)
+    return classify_networks(stack(nets), x, np.zeros(n), np.zeros(n, np.int8), **kwargs)
+
+
+ANGLES = np.deg2rad([90.0, 210.0, 330.0])
+PYRAMID = net(np.stack([np.cos(ANGLES), np.sin(ANGLES)], 1), [0, 0, 0], [1, 1, 1])
+# |x0| with the negative side split into a merged pair (same hyperplane, different scales)
+VALLEY_MERGED = net([[1, 0], [-2, 0], [-1, 0]], [0, 0, 0], [1, 0.25, 0.5])
+VALLEY_DEAD = net([[0.6, 0.8], [-0.6, -0.8], [0, 1]], [0.1, -0.1, -5], [1, 1, 1])  # unit 2 never active on [-1, 1]^2
+FULLY_DEAD = net([[1, 0], [-1, 0], [0, 1]], [-3, -3, -3], [1, 1, 1], output_bias=0.7)
+SINGLE_RAMP = net([[1, 0], [-1, 0], [0, 1]], [0, -3, -3], [1, 1, 1])
+WEDGE = net([[1, 0], [0, 1], [-1, 0]], [-0.2, -0.2, -4], [1, 1, 1])
+BENT_RAMP = net([[1, 0], [1, 0], [0, 1]], [0, -0.5, -4], [1, 1, 1])
+# a valley made of one hinge plus a unit active on every point (linear there): relu(x0) - x0/2 ~ |x0|/2
+VALLEY_LINEAR = net([[1, 0], [1, 0], [0, 1]], [0, 2, -4], [1, -0.5, 1])
+
+
+def test_hand_built_minima_get_their_known_types_and_causes():
+    cases = {
+        "pyramid": PYRAMID,
+        "valley merged": VALLEY_MERGED,
+        "valley dead": VALLEY_DEAD,
+        "fully dead": FULLY_DEAD,
+        "single ramp": SINGLE_RAMP,
+        "wedge": WEDGE,
+        "bent ramp": BENT_RAMP,
+        "valley linear": VALLEY_LINEAR,
+    }
+    result = classify(list(cases.values()))
+    labels = dict(zip(cases, result["label"]))
+    assert labels == {
+        "pyramid": "pyramid",
+        "valley merged": "valley",
+        "valley dead": "valley",
+        "fully dead": "dead",
+        "single ramp": "dead",
+        "wedge": "wedge",
+        "bent ramp": "bent_ramp",
+        "valley linear": "valley",
+    }
+    causes = dict(zip(cases, result["cause"]))
+    assert causes["pyramid"] == "k=3 of 3; dead 0, negligible 0, merged 0"
+    assert causes["valley merged"] == "k=2 of 3; dead 0, negligible 0, merged 1"
+    assert causes["valley dead"] == "k=2 of 3; dead 1, negligible 0, merged 0"
+    assert causes["fully dead"] == "k=0 of 3; dead 3, negligible 0, merged 0"
+    assert causes["single ramp"] == "k=1 of 3; dead 2, negligible 0, merged 0"
+    np.testing.assert_array_equal(result["gradient_rank"], [2, 1, 1, 0, 1, 2, 1, 1])
+
+
+def test_pyramid_diagnostics_by_hand():
+    """Three units at 120 degrees through the origin: each active on ~half the data, isotropic G."""
+    d = jax.jit(unit_diagnostics)(PYRAMID, X)
+    np.testing.assert_allclose(d["active_fraction"], np.mean(X @ PYRAMID[0]["w"] > 0, axis=0))
+    np.testing.assert_allclose(d["direction"], np.stack([np.cos(ANGLES), np.sin(ANGLES)], 1), atol=1e-6)
+    np.testing.assert_allclose(d["offset"], 0, atol=1e-7)
+    covariance = np.asarray(gradient_covariance(PYRAMID, X))
+    # reference: mean of outer products of the analytic gradient sum_j a_j 1[z_j > 0] w_j
+    z = X @ PYRAMID[0]["w"]
+    grads = (z > 0) @ (PYRAMID[0]["w"] * PYRAMID[1]["w"][:, 0]).T
+    np.testing.assert_allclose(covariance, grads.T @ grads / len(X), rtol=1e-5, atol=1e-7)
+    eig = np.linalg.eigvalsh(covariance)
+    assert eig[0] / eig[1] > 0.6  # nearly isotropic: the pyramid varies along both directions
+
+
+def test_gradient_covariance_matches_finite_differences():
+    params = [{"w": RNG.normal(size=(2, 4)), "b": RNG.normal(size=4)}, {"w": RNG.normal(size=(4, 1)), "b": np.zeros(1)}]
+    x = RNG.uniform(-1, 1, (40, 2))
+    jax.config.update("jax_enable_x64", True)
+    try:
+        covariance = np.asarray(gradient_covariance(jax.tree_util.tree_map(np.float64, params), x.astype(np.float64), "tanh"))
+    finally:
+        jax.config.update("jax_enable_x64", False)
+
+    def f(points):
+        return np.tanh(points @ params[0]["w"] + params[0]["b"]) @ params[1]["w"][:, 0]
+
+    eps = 1e-6
+    grads = np.stack([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(2)], axis=1)
+    np.testing.assert_allclose(covariance, grads.T @ grads / len(x), rtol=1e-6)
+
+
+def permute_and_rescale(params, rng):
+    """The same function: hidden units permuted and each rescaled by c > 0 (w, b) -> c(w, b), a -> a/c."""
+    h = params[0]["w"].shape[1]
+    perm = rng.permutation(h)
+    scale = rng.uniform(0.2, 5.0, size=h)
+    return [
+        {"w": params[0]["w"][:, perm] * scale, "b": params[0]["b"][perm] * scale},
+        {"w": params[1]["w"][perm] / scale[:, None], "b": params[1]["b"]},
+    ]
+
+
+def test_labels_and_canonical_form_invariant_under_permutation_and_rescaling():
+    rng = np.random.default_rng(1)
+    base = [PYRAMID, VALLEY_MERGED, VALLEY_DEAD, FULLY_DEAD, SINGLE_RAMP, WEDGE, BENT_RAMP, VALLEY_LINEAR]
+    # plus random networks, whatever their type
+    base += [net(rng.normal(size=(3, 2)), rng.normal(size=3) * 0.5, rng.normal(size=3)) for _ in range(20)]
+    copies = 3
+    everything = classify(base + [permute_and_rescale(p, rng) for _ in range(copies) for p in base])  # one compile
+    n = len(base)
+    reference = {key: value[:n] for key, value in everything.items()}
+    for c in range(1, copies + 1):
+        moved = {key: value[c * n : (c + 1) * n] for key, value in everything.items()}
+        np.testing.assert_array_equal(moved["label"], reference["label"])
+        np.testing.assert_array_equal(moved["cause"], reference["cause"])
+        np.testing.assert_allclose(moved["canonical"], reference["canonical"], atol=1e-5)
+        np.testing.assert_allclose(np.sort(moved["active_fraction"], 1), np.sort(reference["active_fraction"], 1))
+
+
+def test_status_labels_override_shape_but_keep_it():
+    nets = [PYRAMID, PYRAMID, PYRAMID, VALLEY_DEAD]
+    status = np.array([0, 1, 2, 1], np.int8)
+    loss = np.array([1e-3, 1e-3, np.nan, 0.04])
+    drop = np.array([0.0, 0.5, 0.0, 1e-5])  # net 1 still falling, net 3 on a plateau
+    result = classify_networks(stack(nets), X, loss, status, recent_loss_drop=drop)
+    assert list(result["label"]) == ["pyramid", "unconverged", "diverged", "valley"]
+    assert list(result["shape"]) == ["pyramid", "pyramid", "pyramid", "valley"]
+    without = classify_networks(stack(nets), X, loss, status)
+    assert without["label"][3] == "unconverged"
+
+
+def test_recent_loss_drop_reads_the_trajectory():
+    trajectory = np.array([[1.0, 0.5, 0.2, 0.1], [1.0, 0.1, 0.1, 0.1]])
+    steps = np.array([0, 10, 80, 99])
+    drop = recent_loss_drop(trajectory, steps, np.array([0.1, 0.1]), total_steps=100)
+    np.testing.assert_allclose(drop, [1.0, 0.0])  # column at step 80 = last <= 0.8 * 100
+
+
+def test_other_activations_and_sizes_get_generic_labels():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, (200, 3))
+    wide = [{"w": rng.normal(size=(3, 5)), "b": rng.normal(size=5) * 0.1}, {"w": rng.normal(size=(5, 1)), "b": np.zeros(1)}]
+    result = classify([wide], x=x, activation="tanh")
+    # reference rank from the analytic gradient of tanh units
+    grads = ((1 - np.tanh(x @ wide[0]["w"] + wide[0]["b"]) ** 2) * wide[1]["w"][:, 0]) @ wide[0]["w"].T
+    eig = np.linalg.eigvalsh(grads.T @ grads)
+    rank = int(np.sum(eig / eig.sum() > 0.05))
+    assert result["label"][0] == f"rank{rank}-k5of5"
+    flat = [{"w": rng.normal(size=(3, 5)), "b": rng.normal(size=5)}, {"w": np.zeros((5, 1)), "b": np.ones(1)}]
+    assert classify([flat], x=x, activation="tanh", target_scale=1.0)["label"][0] == "constant"
+    deep = [{"w": rng.normal(size=(3, 4)), "b": np.zeros(4)}, {"w": rng.normal(size=(4, 4)), "b": np.zeros(4)}, {"w": rng.normal(size=(4, 1)), "b": np.zeros(1)}]
+    # a deep *linear* network computes x.v: rank 1 whatever its weights
+    assert classify([deep], x=x, activation="linear")["label"][0] == "rank1"
+
+
+def test_classify_command_stores_types_and_figures(small_run_copy, tmp_path, capsys):
+    from landscape.cli import main
+
+    figures = tmp_path / "figs"
+    assert main(["classify", str(small_run_copy), "--figures", str(figures), "--sample", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "95% CI (Wilson)" in out and "adjusted Rand index" in out
+    with Run(small_run_copy) as run:
+        labels = type_labels(run)
+        assert labels.shape == (run.n_inits,)
+        group = run.group("types")
+        assert group["label"].dtype == np.int8
+        summary = group["summary"]
+        assert int(summary["count"].sum()) == run.n_inits
+        np.testing.assert_allclose(summary["fraction"].sum(), 1.0)
+        for name, index in type_representatives(run).items():
+            assert labels[index] == name
+        # every converged network's label is a shape; loss ranges come from that type's members
+        loss = run.final_loss
+        for i, name in enumerate(summary["names"]):
+            members = loss[labels == name]
+            assert summary["loss_min"][i] == pytest.approx(np.nanmin(members))
+        assert group["clusters"]["assignment"].shape == (run.n_inits,)
+    for name in ("type_fractions", "loss_curves_by_type", "active_fractions", "clusters_vs_types", "type_surfaces", "type_contours", "unit_weights"):
+        assert (figures / f"{name}.png").exists() and (figures / f"{name}.svg").exists()
+
+
+def test_type_labels_without_group_says_what_to_run(small_run_path):
+    with Run(small_run_path) as run, pytest.raises(KeyError, match="landscape classify"):
+        type_labels(run)
