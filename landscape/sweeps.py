@@ -1,0 +1,548 @@
+"""Remedy sweeps: one base study, some factors varied over lists, every cell a batched study.
+
+A sweep file is a study TOML plus a ``[sweep]`` table::
+
+    name = "remedies"
+    n_inits = 256            # every field of the base study, as in any study file
+
+    [sweep]
+    mode = "one_at_a_time"   # or "grid" (every combination)
+    success_loss = 0.01      # a network succeeds when its final full-data MSE is below this
+    "model.hidden" = [[3], [4], [6]]
+    model.activation = ["relu", "elu"]       # TOML dotted keys work too
+    optimizer = [{name = "sgd", learning_rate = 0.1}]   # a table value sets several fields
+
+Factor names are the dotted study fields of :meth:`landscape.config.Study.replace`; a value
+that is a table sets each of its fields under the factor's name. ``one_at_a_time`` runs the
+base study once and then every factor's values alone around it (values equal to the base
+are not repeated); ``grid`` runs the product of all factors.
+
+*Success* is the same for every activation: the final full-batch MSE (no dropout) is finite
+and below ``success_loss``. Success fractions carry Wilson score intervals (Wilson 1927).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import ConfigError, Study, study_from_dict, study_to_dict
+from .training import Status
+
+MODES = ("grid", "one_at_a_time")
+SWEEP_KEYS = ("mode", "success_loss")
+RELU_FAMILY = ("relu", "leaky_relu")
+
+from .stats import wilson_interval
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration.
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """The ``[sweep]`` table: how factors combine and what counts as success.
+
+    ``factors`` maps a dotted study field (or a table prefix such as ``optimizer``) to the
+    list of values it takes, in file order.
+    """
+
+    factors: dict[str, list[Any]] = field(default_factory=dict)
+    mode: str = "one_at_a_time"
+    success_loss: float = 1e-2
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a sweep: the factor values it sets and the study they give."""
+
+    index: int
+    settings: dict[str, Any]  # factor name -> value, as written in the sweep file
+    study: Study
+
+    @property
+    def label(self) -> str:
+        if not self.settings:
+            return "base"
+        return ", ".join(f"{name}={format_value(value)}" for name, value in self.settings.items())
+
+
+@dataclass(frozen=True)
+class Sweep:
+    base: Study
+    config: SweepConfig
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+
+def format_value(value: Any) -> str:
+    """Compact text for a factor value: ``[3]`` -> ``3``, tables -> ``k=v k=v``."""
+    if isinstance(value, dict):
+        return " ".join(f"{k}={format_value(v)}" for k, v in value.items())
+    if isinstance(value, list) and len(value) == 1:
+        return format_value(value[0])
+    if isinstance(value, list):
+        return "-".join(format_value(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def setting_overrides(name: str, value: Any) -> dict[str, Any]:
+    """A factor value as dotted overrides: tables expand under the factor's name."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, sub in value.items():
+            out.update(setting_overrides(f"{name}.{key}", sub))
+        return out
+    if name == "model.hidden" and isinstance(value, int) and not isinstance(value, bool):
+        return {name: [value]}  # a bare width means one hidden layer
+    return {name: value}
+
+
+def _flatten_factors(table: dict[str, Any], prefix: str = "") -> dict[str, list[Any]]:
+    factors: dict[str, list[Any]] = {}
+    for key, value in table.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            factors.update(_flatten_factors(value, path))
+        elif isinstance(value, list):
+            if not value:
+                raise ConfigError(f"sweep.{path}: expected a non-empty list of values to sweep")
+            factors[path] = value
+        else:
+            raise ConfigError(f"sweep.{path}: expected a list of values to sweep, got {value!r}")
+    return factors
+
+
+def sweep_from_dict(data: dict[str, Any]) -> Sweep:
+    """Build and validate a sweep from parsed TOML; errors name the field (``sweep.mode``)."""
+    data = dict(data)
+    table = data.pop("sweep", None)
+    if table is None:
+        raise ConfigError("sweep: missing [sweep] table; a sweep file is a study plus a [sweep] table of factors")
+    if not isinstance(table, dict):
+        raise ConfigError(f"sweep: expected a table, got {table!r}")
+    base = study_from_dict(data)
+    table = dict(table)
+    mode = table.pop("mode", "one_at_a_time")
+    if mode not in MODES:
+        raise ConfigError(f"sweep.mode: unknown value {mode!r}; expected one of {', '.join(MODES)}")
+    success_loss = table.pop("success_loss", 1e-2)
+    if isinstance(success_loss, bool) or not isinstance(success_loss, (int, float)) or not success_loss > 0:
+        raise ConfigError(f"sweep.success_loss: expected a positive number, got {success_loss!r}")
+    factors = _flatten_factors(table)
+    if not factors:
+        raise ConfigError("sweep: no factors; add e.g. model.activation = [\"relu\", \"elu\"] to [sweep]")
+    for name, values in factors.items():
+        for k, value in enumerate(values):
+            try:
+                base.replace(**setting_overrides(name, value))
+            except ConfigError as err:
+                raise ConfigError(f"sweep.{name}[{k}]: {err}") from None
+    sweep = Sweep(base, SweepConfig(factors=factors, mode=mode, success_loss=float(success_loss)))
+    expand_cells(sweep)  # combinations can be invalid even when each value is valid alone
+    return sweep
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read a sweep TOML file (see ``runs/remedies.toml``)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read sweep file ({err.strerror or err})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    return sweep_from_dict(data)
+
+
+def expand_cells(sweep: Sweep) -> list[Cell]:
+    """The sweep's cells, in a fixed order (cell 0 is the base study in one_at_a_time mode)."""
+    base, config = sweep.base, sweep.config
+    if config.mode == "grid":
+        names = list(config.factors)
+        combos = [dict(zip(names, values)) for values in itertools.product(*config.factors.values())]
+    else:
+        combos = [{}]
+        base_json = base.to_json()
+        for name, values in config.factors.items():
+            for value in values:
+                if base.replace(**setting_overrides(name, value)).to_json() != base_json:
+                    combos.append({name: value})
+    cells = []
+    for index, settings in enumerate(combos):
+        overrides: dict[str, Any] = {}
+        for name, value in settings.items():
+            overrides.update(setting_overrides(name, value))
+        try:
+            study = base.replace(**overrides, name=f"{base.name}-cell{index}")
+        except ConfigError as err:
+            label = Cell(index, settings, base).label
+            raise ConfigError(f"sweep cell {index} ({label}): {err}") from None
+        cells.append(Cell(index, settings, study))
+    return cells
+
+
+def base_value(study: Study, name: str, like: Any = None) -> Any:
+    """The base study's value of a factor (for a table factor, only the keys ``like`` sets)."""
+    node: Any = study_to_dict(study)
+    for part in name.split("."):
+        node = node[part]
+    if isinstance(node, dict) and isinstance(like, dict):
+        return {k: node[k] for k in like if k in node}
+    return node
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes of one cell (pure: arrays in, arrays out).
+
+
+def success_mask(final_loss: np.ndarray, status: np.ndarray, success_loss: float) -> np.ndarray:
+    """``(n,)`` bool: finite final loss below ``success_loss`` and not diverged."""
+    final_loss = np.asarray(final_loss)
+    return np.isfinite(final_loss) & (final_loss < success_loss) & (np.asarray(status) != Status.DIVERGED)
+
+
+def steps_to_success(trajectory: np.ndarray, record_steps: np.ndarray, success_loss: float) -> np.ndarray:
+    """``(n,)`` first recorded step whose training loss is below ``success_loss`` (NaN: never).
+
+    The trajectory holds the loss the optimiser saw (with dropout/minibatches when enabled),
+    at ``record_steps``; the answer's resolution is that schedule's spacing.
+    """
+    below = np.asarray(trajectory) < success_loss
+    first = np.argmax(below, axis=1)
+    return np.where(below.any(axis=1), np.asarray(record_steps)[first].astype(float), np.nan)
+
+
+@dataclass(frozen=True)
+class SuccessSummary:
+    n: int
+    successes: int
+    fraction: float
+    ci_low: float
+    ci_high: float
+    median_steps: float  # median steps_to_success over successful networks that crossed
+
+    @classmethod
+    def of(cls, success: np.ndarray, steps: np.ndarray | None = None, confidence: float = 0.95) -> SuccessSummary:
+        success = np.asarray(success, dtype=bool)
+        n, k = int(success.size), int(success.sum())
+        low, high = (float(v) for v in wilson_interval(k, n, confidence))
+        median = float("nan")
+        if steps is not None and k:
+            crossed = np.asarray(steps)[success]
+            crossed = crossed[np.isfinite(crossed)]
+            median = float(np.median(crossed)) if crossed.size else float("nan")
+        return cls(n, k, k / n if n else float("nan"), float(low), float(high), median)
+
+
+def type_counts(labels: np.ndarray, names: list[str]) -> np.ndarray:
+    """``(len(names),)`` counts of each type name in ``labels``."""
+    labels = np.asarray(labels).astype(str)
+    return np.array([int(np.sum(labels == name)) for name in names], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running.
+
+
+@dataclass
+class CellResult:
+    """Everything a cell produced, in memory (NumPy)."""
+
+    cell: Cell
+    x: np.ndarray
+    y: np.ndarray
+    init_params: Any
+    final_params: Any
+    final_loss: np.ndarray
+    grad_norm: np.ndarray
+    status: np.ndarray
+    steps: np.ndarray
+    trajectory: np.ndarray
+    record_steps: np.ndarray
+    success: np.ndarray
+    steps_to_success: np.ndarray
+    summary: SuccessSummary
+    wall_seconds: float
+    labels: np.ndarray | None = None  # solution types (ReLU-family cells), str
+
+
+def train_cell(study: Study) -> tuple[Any, Any, Any, float]:
+    """Train every network of ``study`` in memory, in chunks of one compiled shape.
+
+    Returns ``(prepared, init_params, TrainResult, seconds)``; seconds include compilation.
+    """
+    import jax
+
+    from .runner import auto_chunk_size, prepare, train_networks
+
+    t0 = time.perf_counter()
+    prepared = prepare(study)
+    chunk = auto_chunk_size(study, prepared.dataset.out_dim, 1)
+    parts = []
+    for start in range(0, study.n_inits, chunk):
+        indices = np.arange(start, min(start + chunk, study.n_inits))
+        parts.append(train_networks(prepared, indices, pad_to=chunk))
+    init = jax.tree.map(lambda *leaves: np.concatenate(leaves), *[p[0] for p in parts])
+    result = jax.tree.map(lambda *leaves: np.concatenate(leaves), *[p[1] for p in parts])
+    return prepared, init, result, time.perf_counter() - t0
+
+
+def run_cell(cell: Cell, success_loss: float, classify: Callable[..., np.ndarray] | None = None) -> CellResult:
+    """Train one cell and judge it; ReLU-family cells are also labelled by ``classify``.
+
+    ``classify(prepared, batched TrainResult) -> (n,) str``, e.g.
+    :func:`landscape.basins.solution_labels`.
+    """
+    prepared, init, result, seconds = train_cell(cell.study)
+    record_steps = np.asarray(prepared.spec.record_steps)
+    final_loss = np.asarray(result.final_loss)
+    status = np.asarray(result.status)
+    trajectory = np.asarray(result.trajectory)
+    success = success_mask(final_loss, status, success_loss)
+    crossing = steps_to_success(trajectory, record_steps, success_loss)
+    labels = None
+    model = cell.study.model
+    if classify is not None and model.activation in RELU_FAMILY:
+        labels = np.asarray(classify(prepared, result)).astype(str)
+    return CellResult(
+        cell=cell,
+        x=np.asarray(prepared.dataset.x),
+        y=np.asarray(prepared.dataset.y),
+        init_params=init,
+        final_params=result.final_params,
+        final_loss=final_loss,
+        grad_norm=np.asarray(result.grad_norm),
+        status=status,
+        steps=np.asarray(result.steps),
+        trajectory=trajectory,
+        record_steps=record_steps,
+        success=success,
+        steps_to_success=crossing,
+        summary=SuccessSummary.of(success, crossing),
+        wall_seconds=seconds,
+        labels=labels,
+    )
+
+
+def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
+    """Per-cell success table (arrays, one row per cell) plus what is needed to plot it."""
+    type_names = sorted({str(name) for r in results if r.labels is not None for name in np.unique(r.labels)})
+    preferred = [n for n in ("pyramid", "valley", "dead") if n in type_names]
+    type_names = preferred + [n for n in type_names if n not in preferred]
+    counts = np.full((len(results), len(type_names)), -1, dtype=np.int64)
+    for row, r in enumerate(results):
+        if r.labels is not None:
+            counts[row] = type_counts(r.labels, type_names)
+    factor_base = {name: base_value(sweep.base, name, next((v for v in values if isinstance(v, dict)), None)) for name, values in sweep.config.factors.items()}
+    return {
+        "cell": np.array([r.cell.index for r in results], dtype=np.int64),
+        "label": np.array([r.cell.label for r in results]),
+        "n": np.array([r.summary.n for r in results], dtype=np.int64),
+        "successes": np.array([r.summary.successes for r in results], dtype=np.int64),
+        "fraction": np.array([r.summary.fraction for r in results]),
+        "ci_low": np.array([r.summary.ci_low for r in results]),
+        "ci_high": np.array([r.summary.ci_high for r in results]),
+        "median_steps_to_success": np.array([r.summary.median_steps for r in results]),
+        "wall_seconds": np.array([r.wall_seconds for r in results]),
+        "type_counts": counts,
+        "type_names": type_names,
+        "settings": [r.cell.settings for r in results],
+        "factors": dict(sweep.config.factors),
+        "factor_base": factor_base,
+        "mode": sweep.config.mode,
+        "success_loss": sweep.config.success_loss,
+        "confidence": 0.95,
+    }
+
+
+def format_table(table: dict[str, Any], markdown: bool = True) -> str:
+    """The success table as Markdown (one row per cell)."""
+    names = list(table["type_names"])
+    head = ["cell", "setting", "success", "fraction [95% CI]", "median steps to success", "wall s"] + names
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for row in range(len(table["cell"])):
+        median = table["median_steps_to_success"][row]
+        cells = [
+            str(int(table["cell"][row])),
+            str(table["label"][row]),
+            f"{int(table['successes'][row])}/{int(table['n'][row])}",
+            f"{table['fraction'][row]:.3f} [{table['ci_low'][row]:.3f}, {table['ci_high'][row]:.3f}]",
+            "–" if not np.isfinite(median) else f"{median:.0f}",
+            f"{table['wall_seconds'][row]:.1f}",
+        ]
+        counts = table["type_counts"][row]
+        cells += ["" if counts[k] < 0 else str(int(counts[k])) for k in range(len(names))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run_sweep(
+    sweep: Sweep,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    classify: Callable[..., np.ndarray] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Run every cell and store them all in one file; returns ``(path, summary table)``.
+
+    The file is a run file of cell 0 (so ``landscape info`` and :class:`~landscape.storage.Run`
+    read it) with every cell under ``sweep/cells/<i>/`` and the table under ``sweep/summary``.
+    Each cell is written as soon as it finishes.
+    """
+    from .runner import StudyError
+
+    say = log or (lambda message: None)
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise StudyError(f"{out}: already exists; pass --overwrite to replace it")
+    cells = expand_cells(sweep)
+    say(f"sweep '{sweep.name}': {len(cells)} cells ({sweep.config.mode}), {sweep.base.n_inits} networks each, success = final MSE < {sweep.config.success_loss:g}")
+    results: list[CellResult] = []
+    t_start = time.perf_counter()
+    for cell in cells:
+        result = run_cell(cell, sweep.config.success_loss, classify)
+        if cell.index == 0:
+            _write_root(out, result, overwrite)
+        _write_cell(out, result)
+        s = result.summary
+        say(f"  cell {cell.index:2d} {cell.label:40s} success {s.successes:4d}/{s.n} = {s.fraction:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]  {result.wall_seconds:.1f} s")
+        results.append(result)
+    table = summary_table(sweep, results)
+    table["total_seconds"] = time.perf_counter() - t_start
+    _write_summary(out, sweep, table)
+    return out, table
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage of a sweep (composes landscape.storage; no computation here).
+
+
+def _write_root(out: Path, result: CellResult, overwrite: bool) -> None:
+    from .runner import _device_metadata
+    from .storage import create_run_file, flatten_params, mark_complete, write_chunk
+
+    study = result.cell.study
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if overwrite and out.exists():
+        out.unlink()
+    init_flat = flatten_params(result.init_params)
+    shapes = {name: (value.shape[1:], value.dtype) for name, value in init_flat.items()}
+    create_run_file(out, study, result.x, result.y, shapes, result.record_steps, study.n_inits, {**_device_metadata(), "model": "mlp", "sweep": True})
+    arrays = {"final_loss": result.final_loss, "grad_norm": result.grad_norm, "status": result.status, "steps": result.steps, "trajectory": result.trajectory}
+    write_chunk(out, 0, 0, init_flat, flatten_params(result.final_params), arrays, result.wall_seconds)
+    mark_complete(out, {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": result.wall_seconds})
+
+
+def _write_cell(out: Path, result: CellResult) -> None:
+    from .storage import flatten_params, write_group
+
+    arrays: dict[str, Any] = {
+        "data": {"x": result.x, "y": result.y},
+        "init": {"params": _nest(flatten_params(result.init_params))},
+        "final": {"params": _nest(flatten_params(result.final_params))},
+        "train": {
+            "final_loss": result.final_loss,
+            "grad_norm": result.grad_norm,
+            "status": result.status,
+            "steps": result.steps,
+            "trajectory": result.trajectory,
+            "trajectory_steps": result.record_steps,
+        },
+        "success": result.success.astype(np.uint8),
+        "steps_to_success": result.steps_to_success,
+    }
+    if result.labels is not None:
+        names = sorted(np.unique(result.labels).tolist())
+        arrays["types"] = {"label": np.searchsorted(np.array(names), result.labels).astype(np.int8), "label_names": json.dumps(names)}
+    attrs = {
+        "label": result.cell.label,
+        "settings": json.dumps(result.cell.settings),
+        "config_json": result.cell.study.to_json(),
+        "config_toml": result.cell.study.to_toml(),
+        "wall_seconds": result.wall_seconds,
+        "successes": result.summary.successes,
+        "n": result.summary.n,
+        "fraction": result.summary.fraction,
+        "ci_low": result.summary.ci_low,
+        "ci_high": result.summary.ci_high,
+        "median_steps_to_success": result.summary.median_steps,
+    }
+    write_group(out, f"sweep/cells/{result.cell.index}", arrays, attrs)
+
+
+def _nest(flat: dict[str, np.ndarray]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    for path, value in flat.items():
+        node = root
+        parts = path.split("/")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return root
+
+
+SUMMARY_ARRAYS = ("cell", "label", "n", "successes", "fraction", "ci_low", "ci_high", "median_steps_to_success", "wall_seconds", "type_counts")
+SUMMARY_ATTRS = ("type_names", "settings", "factors", "factor_base", "mode", "success_loss", "confidence", "total_seconds")
+
+
+def _write_summary(out: Path, sweep: Sweep, table: dict[str, Any]) -> None:
+    from .runner import _device_metadata
+    from .storage import write_group
+
+    attrs = {key: table[key] for key in SUMMARY_ATTRS}
+    attrs.update({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in attrs.items()})
+    attrs["base_config_toml"] = sweep.base.to_toml()
+    attrs.update(_device_metadata())
+    attrs["success_definition"] = f"final full-data MSE (no dropout) finite and < {sweep.config.success_loss:g}"
+    write_group(out, "sweep/summary", {key: table[key] for key in SUMMARY_ARRAYS}, attrs)
+
+
+def read_summary(path: str | Path) -> dict[str, Any]:
+    """The ``sweep/summary`` table of a sweep file, in the form :func:`summary_table` returns."""
+    from .storage import Run
+
+    with Run(path) as run:
+        group = run.group("sweep/summary")
+    table = {key: group[key] for key in SUMMARY_ARRAYS}
+    for key in SUMMARY_ATTRS:
+        value = group[key]
+        table[key] = json.loads(value) if isinstance(value, str) and key in ("type_names", "settings", "factors", "factor_base") else value
+    table["label"] = np.asarray(table["label"]).astype(str)
+    table["success_loss"] = float(table["success_loss"])
+    return table
+
+
+__all__ = [
+    "Cell",
+    "CellResult",
+    "Sweep",
+    "SweepConfig",
+    "SuccessSummary",
+    "expand_cells",
+    "format_table",
+    "load_sweep",
+    "read_summary",
+    "run_cell",
+    "run_sweep",
+    "steps_to_success",
+    "success_mask",
+    "summary_table",
+    "sweep_from_dict",
+    "wilson_interval",
+]
