@@ -44,7 +44,9 @@ class Prepared:
     loss_fn: UserLoss | None
     dtype: Any
     batch_init: Callable[[jax.Array], Any]  # jit(vmap(init)): keys (n, 2) -> params (n, ...)
-    batch_trainer: Callable[..., Any]  # jit(vmap(train_one)), see make_batch_trainer
+    batch_trainer: Callable[..., Any]  # jit(vmap(train_one)), see make_batch_trainer, or the fast path
+    trainer_kind: str = "general"  # "general" (autodiff, any model) or "fast_mlp" (landscape.fast_mlp kernel)
+    n_devices: int = 1  # local devices the inits axis is sharded over (landscape.sharding)
 
 
 def default_out_path(study: Study) -> Path:
@@ -60,11 +62,26 @@ def enable_dtype(study: Study) -> Any:
 
 
 def prepare(
-    study: Study, model: Model | None = None, target: Target | None = None, loss_fn: UserLoss | None = None
+    study: Study,
+    model: Model | None = None,
+    target: Target | None = None,
+    loss_fn: UserLoss | None = None,
+    *,
+    fast: bool = True,
+    shard: bool = True,
 ) -> Prepared:
-    """Dataset, model (the configured MLP unless given) and training spec of a study."""
+    """Dataset, model (the configured MLP unless given) and training spec of a study.
+
+    The trainer is the compiled fast path (:mod:`landscape.fast_mlp`) when the study is in its
+    family and ``fast`` is on, else the general ``jit(vmap(train_one))``; with several local
+    devices and ``shard`` on, it is sharded over the inits axis (:mod:`landscape.sharding`).
+    """
+    from .fast_mlp import fast_batch_trainer_for
+    from .sharding import shard_over_inits
+
     dtype = enable_dtype(study)
     dataset = make_dataset(study.task, target)
+    custom_model = model is not None
     if model is None:
         model = make_mlp(study.model, study.init, dataset.x.shape[1], dataset.out_dim, dtype)
     steps = study.train.steps
@@ -76,7 +93,15 @@ def prepare(
         dropout=study.train.dropout,
         record_steps=tuple(int(s) for s in record_schedule(steps, study.train.trajectory_points, study.train.trajectory_spacing)),
     )
-    return Prepared(study, dataset, model, spec, loss_fn, dtype, make_batch_init(model), make_batch_trainer(model, spec, loss_fn))
+    trainer = None
+    if fast:
+        trainer = fast_batch_trainer_for(study, dataset.x.shape[1], dataset.out_dim, spec.record_steps, custom_model, loss_fn is not None)
+    kind = "general" if trainer is None else "fast_mlp"
+    trainer = trainer or make_batch_trainer(model, spec, loss_fn)
+    n_devices = len(jax.local_devices()) if shard else 1
+    if n_devices > 1:
+        trainer = shard_over_inits(trainer)
+    return Prepared(study, dataset, model, spec, loss_fn, dtype, make_batch_init(model), trainer, kind, n_devices)
 
 
 def auto_chunk_size(study: Study, out_dim: int, n_devices: int = 1) -> int:
@@ -91,7 +116,9 @@ def auto_chunk_size(study: Study, out_dim: int, n_devices: int = 1) -> int:
     points = study.train.batch_size or study.task.n_points
     width = study.task.dim + sum(study.model.hidden) + out_dim
     per_net = itemsize * (6 * points * width + study.train.steps + 64)
-    chunk = max(n_devices, min(MAX_AUTO_CHUNK, CHUNK_MEMORY_BYTES // per_net, study.n_inits))
+    cap = max(n_devices, min(MAX_AUTO_CHUNK, CHUNK_MEMORY_BYTES // per_net, study.n_inits))
+    n_chunks = math.ceil(study.n_inits / cap)
+    chunk = math.ceil(study.n_inits / n_chunks)  # even chunks: the padded last one wastes little
     return int(math.ceil(chunk / n_devices) * n_devices)
 
 
@@ -221,7 +248,9 @@ def train_networks(prepared: Prepared, indices: np.ndarray, pad_to: int | None =
     shape; padded rows are cut from the results.
     """
     count = len(indices)
-    padded = indices if pad_to is None or pad_to <= count else np.concatenate([indices, np.full(pad_to - count, indices[-1])])
+    target = max(pad_to or count, count)
+    target = -(-target // prepared.n_devices) * prepared.n_devices  # the sharded trainer needs a multiple of the device count
+    padded = indices if target <= count else np.concatenate([indices, np.full(target - count, indices[-1])])
     keys = network_keys(prepared.study.seed, padded)
     init = prepared.batch_init(keys)
     result = prepared.batch_trainer(init, keys, jnp.asarray(prepared.dataset.x, prepared.dtype), jnp.asarray(prepared.dataset.y, prepared.dtype))
