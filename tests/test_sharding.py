@@ -1,0 +1,73 @@
+"""Sharding the inits axis over 2 (forced host) devices gives the same per-network results as 1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from landscape import Study, runner
+from landscape.sharding import process_chunks
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, numpy as np, jax
+    from landscape import Study, runner
+    assert len(jax.local_devices()) == 2, jax.local_devices()
+    out = {}
+    for fast in (True, False):
+        study = Study().replace(**{"n_inits": 64, "train.steps": 30, "task.n_points": 128, "train.trajectory_points": 10})
+        prepared = runner.prepare(study, fast=fast)
+        assert prepared.n_devices == 2
+        tag = prepared.trainer_kind
+        keys_init, result = runner.train_networks(prepared, np.arange(37))  # odd: exercises padding
+        # the sharded trainer really places half the batch on each device
+        import jax.numpy as jnp
+        from landscape.training import network_keys
+        keys = network_keys(0, np.arange(38))
+        raw = prepared.batch_trainer(prepared.batch_init(keys), keys, jnp.asarray(prepared.dataset.x), jnp.asarray(prepared.dataset.y))
+        out[tag + "_devices"] = np.array(len(raw.final_loss.sharding.device_set))
+        for name in ("final_loss", "grad_norm", "status", "steps", "trajectory"):
+            out[f"{tag}_{name}"] = np.asarray(getattr(result, name))
+        for i, leaf in enumerate(jax.tree.leaves(result.final_params)):
+            out[f"{tag}_param{i}"] = np.asarray(leaf)
+    np.savez(sys.argv[1], **out)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def two_device_results(tmp_path_factory):
+    path = tmp_path_factory.mktemp("shard") / "two.npz"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(path)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(np.load(path))
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast_mlp", "general"])
+def test_two_devices_same_per_network_results(two_device_results, fast):
+    import jax
+
+    study = Study().replace(**{"n_inits": 64, "train.steps": 30, "task.n_points": 128, "train.trajectory_points": 10})
+    prepared = runner.prepare(study, fast=fast)
+    tag = prepared.trainer_kind
+    assert prepared.n_devices == 1
+    _, result = runner.train_networks(prepared, np.arange(37))
+    assert two_device_results[f"{tag}_devices"] == 2
+    np.testing.assert_array_equal(two_device_results[f"{tag}_status"], result.status)
+    np.testing.assert_array_equal(two_device_results[f"{tag}_steps"], result.steps)
+    for name in ("final_loss", "grad_norm", "trajectory"):
+        np.testing.assert_allclose(two_device_results[f"{tag}_{name}"], getattr(result, name), rtol=1e-5, atol=1e-7)
+    for i, leaf in enumerate(jax.tree.leaves(result.final_params)):
+        np.testing.assert_allclose(two_device_results[f"{tag}_param{i}"], leaf, rtol=1e-5, atol=1e-7)
+
+
+def test_process_chunks_partition():
+    shares = [process_chunks(10, i, 3) for i in range(3)]
+    assert sorted(sum(shares, [])) == list(range(10))
+    assert shares[1] == [1, 4, 7]
