@@ -326,6 +326,7 @@ class BasinMap:
     statistics: dict[str, Any]
     wall_seconds: float
     n_networks: int
+    trainer: str = "general"  # which batched trainer ran it (Prepared.trainer_kind)
 
 
 def basin_map(
@@ -352,7 +353,9 @@ def basin_map(
     coords_a, coords_b = plane_coordinates(config)
     inits = plane_inits(base_params, axes, coords_a, coords_b)
     total = config.grid**2
-    chunk = min(auto_chunk_size(study.replace(n_inits=total), prepared.dataset.out_dim, 1), total)
+    n_devices = int(getattr(prepared, "n_devices", 1))
+    chunk = auto_chunk_size(study.replace(n_inits=total), prepared.dataset.out_dim, n_devices)
+    chunk = min(chunk, -(-total // n_devices) * n_devices)
     x = jnp.asarray(prepared.dataset.x, prepared.dtype)
     y = jnp.asarray(prepared.dataset.y, prepared.dtype)
     keys = jnp.repeat(base_key, chunk, axis=0)
@@ -391,6 +394,7 @@ def basin_map(
         statistics=statistics,
         wall_seconds=time.perf_counter() - t0,
         n_networks=total,
+        trainer=str(getattr(prepared, "trainer_kind", "general")),
     )
 
 
@@ -440,6 +444,7 @@ def basins_group(result: BasinMap) -> tuple[dict[str, Any], dict[str, Any]]:
         "boundary_length": float(stats["boundary_length"]),
         "wall_seconds": result.wall_seconds,
         "n_networks": result.n_networks,
+        "trainer": result.trainer,
         "classifier": "landscape.solutions.classify_networks" if have_solution_types() else "final loss only (landscape.solutions absent)",
         "layout": "grids are (G_b, G_a): row i is coords_b[i], column j is coords_a[j]; params' leading axis is i*G + j",
     }
@@ -448,7 +453,7 @@ def basins_group(result: BasinMap) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def format_statistics(result: BasinMap) -> str:
     stats = result.statistics
-    lines = [f"basin map: {result.config.grid}x{result.config.grid} = {result.n_networks} inits, {result.wall_seconds:.1f} s"]
+    lines = [f"basin map: {result.config.grid}x{result.config.grid} = {result.n_networks} inits, {result.wall_seconds:.1f} s ({result.trainer} trainer)"]
     for name, fraction in zip(result.label_names, stats["fractions"]):
         lines.append(f"  {name:12s} {fraction:7.3f}")
     lines.append(f"  boundary: {stats['boundary_edge_fraction']:.4f} of grid edges join different types; length {stats['boundary_length']:.3g} (plane units)")

@@ -279,6 +279,7 @@ class CellResult:
     summary: SuccessSummary
     wall_seconds: float
     labels: np.ndarray | None = None  # solution types (ReLU-family cells), str
+    trainer: str = "general"  # which batched trainer ran the cell (Prepared.trainer_kind)
 
 
 def train_cell(study: Study) -> tuple[Any, Any, Any, float]:
@@ -292,7 +293,7 @@ def train_cell(study: Study) -> tuple[Any, Any, Any, float]:
 
     t0 = time.perf_counter()
     prepared = prepare(study)
-    chunk = auto_chunk_size(study, prepared.dataset.out_dim, 1)
+    chunk = auto_chunk_size(study, prepared.dataset.out_dim, int(getattr(prepared, "n_devices", 1)))
     parts = []
     for start in range(0, study.n_inits, chunk):
         indices = np.arange(start, min(start + chunk, study.n_inits))
@@ -336,6 +337,7 @@ def run_cell(cell: Cell, success_loss: float, classify: Callable[..., np.ndarray
         summary=SuccessSummary.of(success, crossing),
         wall_seconds=seconds,
         labels=labels,
+        trainer=str(getattr(prepared, "trainer_kind", "general")),
     )
 
 
@@ -359,6 +361,7 @@ def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
         "ci_high": np.array([r.summary.ci_high for r in results]),
         "median_steps_to_success": np.array([r.summary.median_steps for r in results]),
         "wall_seconds": np.array([r.wall_seconds for r in results]),
+        "trainer": np.array([r.trainer for r in results]),
         "type_counts": counts,
         "type_names": type_names,
         "settings": [r.cell.settings for r in results],
@@ -373,7 +376,7 @@ def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
 def format_table(table: dict[str, Any], markdown: bool = True) -> str:
     """The success table as Markdown (one row per cell)."""
     names = list(table["type_names"])
-    head = ["cell", "setting", "success", "fraction [95% CI]", "median steps to success", "wall s"] + names
+    head = ["cell", "setting", "success", "fraction [95% CI]", "median steps to success", "wall s", "trainer"] + names
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for row in range(len(table["cell"])):
         median = table["median_steps_to_success"][row]
@@ -384,6 +387,7 @@ def format_table(table: dict[str, Any], markdown: bool = True) -> str:
             f"{table['fraction'][row]:.3f} [{table['ci_low'][row]:.3f}, {table['ci_high'][row]:.3f}]",
             "–" if not np.isfinite(median) else f"{median:.0f}",
             f"{table['wall_seconds'][row]:.1f}",
+            str(table["trainer"][row]),
         ]
         counts = table["type_counts"][row]
         cells += ["" if counts[k] < 0 else str(int(counts[k])) for k in range(len(names))]
@@ -476,6 +480,7 @@ def _write_cell(out: Path, result: CellResult) -> None:
         "config_json": result.cell.study.to_json(),
         "config_toml": result.cell.study.to_toml(),
         "wall_seconds": result.wall_seconds,
+        "trainer": result.trainer,
         "successes": result.summary.successes,
         "n": result.summary.n,
         "fraction": result.summary.fraction,
@@ -497,7 +502,7 @@ def _nest(flat: dict[str, np.ndarray]) -> dict[str, Any]:
     return root
 
 
-SUMMARY_ARRAYS = ("cell", "label", "n", "successes", "fraction", "ci_low", "ci_high", "median_steps_to_success", "wall_seconds", "type_counts")
+SUMMARY_ARRAYS = ("cell", "label", "n", "successes", "fraction", "ci_low", "ci_high", "median_steps_to_success", "wall_seconds", "trainer", "type_counts")
 SUMMARY_ATTRS = ("type_names", "settings", "factors", "factor_base", "mode", "success_loss", "confidence", "total_seconds")
 
 
@@ -524,6 +529,7 @@ def read_summary(path: str | Path) -> dict[str, Any]:
         value = group[key]
         table[key] = json.loads(value) if isinstance(value, str) and key in ("type_names", "settings", "factors", "factor_base") else value
     table["label"] = np.asarray(table["label"]).astype(str)
+    table["trainer"] = np.asarray(table["trainer"]).astype(str)
     table["success_loss"] = float(table["success_loss"])
     return table
 
