@@ -206,10 +206,10 @@ def test_slice_and_paths_commands(small_run_copy, tmp_path, capsys):
         assert list(three["point_index"]) == [a, b, c] and list(three["point_stage"]) == ["final", "final", "init"]
         random = run.group(f"slices/random-{a}-seed0")
         assert random["loss"].shape == (15, 15) and random["loss"][7, 7] == pytest.approx(float(loss[a]), rel=1e-4)
-        paths = run.group("paths")
+        paths = run.group("paths/representatives")
         assert paths["barrier_aligned"].shape == (3, 3) and np.all(np.diag(paths["barrier_aligned"]) == 0)
         assert np.all(paths["bezier"]["barrier"] <= paths["bezier"]["barrier_linear"])
-    for name in ("slice-three", f"slice-random-{a}-seed0", f"slice-random-{a}-seed0-surface", "paths-profiles", "paths-barriers"):
+    for name in ("slice-three", f"slice-random-{a}-seed0", f"slice-random-{a}-seed0-surface", "paths-representatives-profiles", "paths-representatives-barriers"):
         assert (figures / f"{name}.png").exists()
     # a user error is one line, exit 2
     assert cli_main(["slice", str(small_run_copy), "pyramid", "1", "2"]) == 2

@@ -1,4 +1,7 @@
-"""``landscape paths``: barriers between representatives (straight lines, aligned) and trained Bezier curves."""
+"""``landscape paths``: barriers between representatives (straight lines, aligned) and trained Bezier curves.
+
+Results go to ``paths/<name>`` in the run file (default ``paths/representatives``).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "aligning the second onto the first (hidden-unit permutation and rescaling), the barrier of each, and a "
         "quadratic Bezier curve trained to lower the loss along the path (Garipov et al. 2018). Points as in "
         "`landscape slice` (default: one representative per solution type, or without types the networks at "
-        "the 0, 25, 50 and 75 % final-loss quantiles). Stores paths/ in the run file and writes figures.",
+        "the 0, 25, 50 and 75 % final-loss quantiles). Stores paths/<name> in the run file and writes figures.",
     )
     p.add_argument("run", help="run file (.h5)")
     p.add_argument("points", nargs="*", help="two or more points (index, init:INDEX, type name, cluster:C)")
@@ -36,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--learning-rate", type=float, default=0.01, help="Adam learning rate for the control point (default 0.01)")
     p.add_argument("--path-points", type=int, default=101, metavar="N", help="t values on which profiles and barriers are measured (default 101)")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed of the Bezier t samples")
+    p.add_argument("--name", default="representatives", help="stored under paths/<name> (default: representatives)")
     p.add_argument("--figures", metavar="DIR", help="figure folder (default: <run>-figures next to the run file)")
     p.add_argument("--no-figures", action="store_true", help="store the results only")
     p.set_defaults(func=main)
@@ -115,9 +119,9 @@ def main(args: argparse.Namespace) -> int:
     attrs = {"bezier_steps": args.bezier_steps, "samples": args.samples, "learning_rate": args.learning_rate,
              "seed": args.seed, "seconds": seconds, "activation": context.activation,
              "meaning": "row i, column j: path from point i to point j (j aligned onto i for 'aligned' and 'bezier')"}
-    write_group(args.run, "paths", arrays, attrs)
+    write_group(args.run, f"paths/{args.name}", arrays, attrs)
 
-    print(f"paths between {k} points in {seconds:.1f} s (compile included); stored paths/", file=sys.stderr)
+    print(f"paths between {k} points in {seconds:.1f} s (compile included); stored paths/{args.name}", file=sys.stderr)
     width = max(len(label) for label in labels)
     print(f"{'':{width}}  " + "  ".join(f"{label[:10]:>10}" for label in labels))
     for i, label in enumerate(labels):
@@ -138,10 +142,10 @@ def main(args: argparse.Namespace) -> int:
             if bezier is not None:
                 curves["bezier"] = arrays["bezier"]["profile"][n]
             panels.append((f"{labels[i]} -> {labels[j]}", curves))
-        written = save_figure(plot_path_profiles(t, panels), folder, "paths-profiles")
+        written = save_figure(plot_path_profiles(t, panels), folder, f"paths-{args.name}-profiles")
         matrices = {"linear": matrix["barrier_linear"], "aligned": matrix["barrier_aligned"]}
         if bezier is not None:
             matrices["Bezier (aligned ends)"] = arrays["bezier"]["barrier_matrix"]
-        written += save_figure(plot_barrier_matrices(matrices, labels, f"{name}: loss barriers between minima"), folder, "paths-barriers")
+        written += save_figure(plot_barrier_matrices(matrices, labels, f"{name}: loss barriers between minima"), folder, f"paths-{args.name}-barriers")
         print(f"  figures: {', '.join(str(p) for p in written if p.suffix == '.png')}")
     return 0

@@ -5,7 +5,7 @@ Points are named on the command line as
 * ``17``           network 17's final parameters (a minimum);
 * ``init:17``      network 17's initial parameters;
 * ``pyramid``      the representative of a solution type (needs ``landscape classify``);
-* ``cluster:3``    the lowest-loss network of cluster 3 (``types/cluster`` in the run file).
+* ``cluster:3``    the medoid of cluster 3 (``types/clusters`` from ``landscape classify``).
 
 The result goes to ``slices/<name>`` in the run file and the figures to ``--figures``.
 """
@@ -103,14 +103,19 @@ def _type_representatives(run: Run) -> dict[str, int]:
 
 
 def _cluster_representative(run: Run, cluster: int) -> int:
-    types = run.group("types") if run.has("types") else {}
-    if "cluster" not in types:
-        raise RunFileError(f"{run.path}: no cluster labels (types/cluster); run `landscape classify` first or name networks by index")
-    members = np.flatnonzero(np.asarray(types["cluster"]) == cluster)
+    """Cluster ``cluster``'s medoid (``types/clusters/medoid``, written by ``landscape classify``),
+    else its lowest-loss member by ``types/clusters/assignment``."""
+    clusters = run.group("types/clusters") if run.has("types/clusters") else {}
+    medoids = np.asarray(clusters.get("medoid", []))
+    if 0 <= cluster < medoids.size:
+        return int(medoids[cluster])
+    if "assignment" not in clusters:
+        raise RunFileError(f"{run.path}: no cluster labels (types/clusters); run `landscape classify {run.path}` first or name networks by index")
+    members = np.flatnonzero(np.asarray(clusters["assignment"]) == cluster)
     if members.size == 0:
         raise ConfigError(f"cluster {cluster}: no network belongs to it")
     loss = run.final_loss[members]
-    return int(members[np.nanargmin(np.where(np.isfinite(loss), loss, np.inf))])
+    return int(members[np.argmin(np.where(np.isfinite(loss), loss, np.inf))])
 
 
 def resolve_point(run: Run, spec: str, type_names: np.ndarray | None = None) -> Point:
@@ -133,8 +138,10 @@ def resolve_point(run: Run, spec: str, type_names: np.ndarray | None = None) -> 
     if run.status[index] < 0:
         raise ConfigError(f"point {spec!r}: network {index} has not been trained yet")
     params = run.params(stage, index)
-    kind = f" {type_names[index]}" if type_names is not None else ""
-    label = f"{'init ' if stage == 'init' else ''}#{index}{kind}"
+    if stage == "init":
+        label = f"init #{index}" + (f" (became {type_names[index]})" if type_names is not None else "")
+    else:
+        label = f"#{index}" + (f" {type_names[index]}" if type_names is not None else "")
     return Point(spec, label, index, stage, params)
 
 

@@ -6,6 +6,7 @@ or read back from a run file's ``slices/<name>`` and ``paths`` groups) and retur
 
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import numpy as np
@@ -42,22 +43,28 @@ def plot_slice_contour(
       loss: ``(n_beta, n_alpha)``.
       point_coords: ``(k, 2)`` plane coordinates of the marked points; labels ``(k,)``.
     """
-    fig = Figure(figsize=(6.4, 5.4))
+    fig = Figure(figsize=(6.4, 6.0))
     ax = fig.add_subplot()
     log_loss = _log_loss(np.asarray(loss))
     filled = ax.contourf(alphas, betas, log_loss, levels=levels, cmap="viridis")
     ax.contour(alphas, betas, log_loss, levels=filled.levels[::3], colors="k", linewidths=0.4, alpha=0.5)
     fig.colorbar(filled, ax=ax, label="log10 loss")
-    for i, ((a, b), label) in enumerate(zip(np.asarray(point_coords), point_labels)):
+    # each point: a coloured marker with its number; the full labels go in a legend below the map
+    for i, ((a, b), label) in enumerate(zip(np.asarray(point_coords, dtype=float), point_labels)):
         color = _POINT_COLORS[i % len(_POINT_COLORS)]
-        ax.plot([a], [b], marker="o", markersize=9, markerfacecolor=color, markeredgecolor="k", linestyle="none")
-        ax.annotate(label, (a, b), xytext=(7, 7), textcoords="offset points", fontsize=9, color="k",
-                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+        ax.plot([a], [b], marker="o", markersize=13, markerfacecolor=color, markeredgecolor="k", linestyle="none",
+                label=f"{i + 1}: {label}")
+        ax.annotate(str(i + 1), (a, b), ha="center", va="center", fontsize=8, fontweight="bold", color="k")
     ax.set_aspect("equal")
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_wrap(title), fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False, ncol=1)
     return fig
+
+
+def _wrap(title: str, width: int = 60) -> str:
+    return "\n".join(textwrap.wrap(title, width)) if title else ""
 
 
 def plot_slice_surface(
@@ -85,7 +92,7 @@ def plot_slice_surface(
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
     ax.set_zlabel("log10 loss")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_wrap(title), fontsize=10)
     return fig
 
 
@@ -129,7 +136,7 @@ def plot_barrier_matrices(matrices: dict[str, np.ndarray], labels: Sequence[str]
     """Heatmaps of ``(k, k)`` barrier matrices side by side (shared log colour scale), values written in."""
     names = list(matrices)
     k = len(labels)
-    fig = Figure(figsize=(1.2 + (2.4 + 0.55 * k) * len(names), 1.6 + 0.55 * k))
+    fig = Figure(figsize=(2.4 + (0.9 + 0.6 * k) * len(names), 1.8 + 0.6 * k), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(names), squeeze=False)).ravel()
     values = np.concatenate([np.asarray(m)[~np.eye(k, dtype=bool)] for m in matrices.values()]) if k > 1 else np.array([1.0])
     positive = values[values > 0]
@@ -137,7 +144,7 @@ def plot_barrier_matrices(matrices: dict[str, np.ndarray], labels: Sequence[str]
     vmin = max(float(positive.min()) if positive.size else vmax * 1e-3, vmax * 1e-4)
     norm = colors.LogNorm(vmin=vmin, vmax=vmax)
     image = None
-    for ax, name in zip(axes, names):
+    for n, (ax, name) in enumerate(zip(axes, names)):
         matrix = np.asarray(matrices[name], dtype=float)
         shown = np.where(np.eye(k, dtype=bool), np.nan, np.clip(matrix, vmin, None))
         cmap = colormaps["magma"].with_extremes(bad="#dddddd")
@@ -147,7 +154,7 @@ def plot_barrier_matrices(matrices: dict[str, np.ndarray], labels: Sequence[str]
                 ax.text(j, i, "" if i == j else f"{matrix[i, j]:.2g}", ha="center", va="center", fontsize=7,
                         color="white" if matrix[i, j] < np.sqrt(vmin * vmax) else "black")
         ax.set_xticks(range(k), labels, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(k), labels, fontsize=8)
+        ax.set_yticks(range(k), labels if n == 0 else [""] * k, fontsize=8)
         ax.set_title(name, fontsize=10)
     if image is not None:
         fig.colorbar(image, ax=list(axes), label="barrier (loss)", shrink=0.8)
