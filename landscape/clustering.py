@@ -72,7 +72,7 @@ def choose_cluster_count(linkage: np.ndarray, max_clusters: int) -> int:
     heights = np.asarray(linkage[:, 2], dtype=float)
     m = heights.size + 1
     best_k, best_ratio = 1, 0.0
-    for k in range(2, min(max_clusters, m) + 1):
+    for k in range(2, min(max_clusters, m - 1) + 1):  # k = m (all singletons) has no merge below it
         upper, lower = heights[-(k - 1)], heights[-k]
         ratio = upper / max(lower, 1e-12 * max(upper, 1e-300))
         if ratio > best_ratio:
@@ -174,6 +174,12 @@ def adjusted_rand_index(contingency: np.ndarray) -> float:
     expected = rows * cols / comb(n, 2) if n > 1 else 0.0
     maximum = 0.5 * (rows + cols)
     return float((pairs - expected) / (maximum - expected)) if maximum != expected else 1.0
+
+
+def purity(contingency: np.ndarray) -> float:
+    """Share of networks whose cluster's most common type is their own type."""
+    table = np.asarray(contingency)
+    return float(table.max(axis=1).sum() / max(table.sum(), 1))
 
 
 def format_contingency(contingency: np.ndarray, type_names: list[str], summary: dict[str, np.ndarray], medoids: np.ndarray) -> str:

@@ -196,8 +196,9 @@ def unit_diagnostics(
       ``category (h,)`` (0 significant, 1 negligible, 2 merged into another, 3 dead),
       ``order (h,)`` (canonical order: ``units[order]`` is sorted), ``n_significant``,
       ``n_dead``, ``n_negligible``, ``n_merged``, ``n_linear`` (significant units active on
-      every point, hence linear there) (scalars), ``canonical (h * (d + 1 + o),)`` (significant
-      groups in canonical order, summed amplitude, zeros elsewhere).
+      every point, hence linear there) (scalars), ``canonical (h * (d + 1 + o),)``: for clustering, the
+      significant groups' (direction, offset, summed amplitude), zeros for the other units,
+      each coordinate sorted over units (permutation invariant and continuous).
     """
     act = activation_function(activation, leaky_slope)
     w, b, a, _ = _hidden_output(params, leaky_slope)
@@ -241,7 +242,9 @@ def unit_diagnostics(
     order = jnp.lexsort((offset, angle, category))  # category first, ties broken by angle, then offset
     keep = (category == 0)[:, None]
     per_unit = jnp.concatenate([direction, offset[:, None], group_amplitude], axis=1) * keep
-    canonical = per_unit[order].reshape(-1)
+    # each coordinate sorted over units: permutation invariant and, unlike sorting whole rows
+    # by an angle, continuous in the parameters (no jump where two angles swap or wrap)
+    canonical = jnp.sort(per_unit, axis=0).T.reshape(-1)
 
     return {
         "active_fraction": active_fraction,
@@ -526,6 +529,7 @@ def types_group_arrays(analysis: dict[str, Any], thresholds: Thresholds = Thresh
         }
         attrs["clusters_method"] = found.description
         attrs["adjusted_rand_index"] = float(analysis["adjusted_rand"])
+        attrs["cluster_purity"] = float(table["contingency"].max(axis=1).sum() / max(table["contingency"].sum(), 1))
     return arrays, attrs
 
 

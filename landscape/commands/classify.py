@@ -51,14 +51,17 @@ def classify_and_report(path: str | Path, figures: str | Path | None, cluster: b
         parts = ", ".join(f"{t} {int(c)}" for t, c in zip(summary["names"], at_limit) if c and t != "unconverged")
         lines.append(f"  ran out of steps on a loss plateau (labelled by shape): {parts}")
     if cluster:
-        from ..clustering import format_contingency
+        from ..clustering import format_contingency, purity
 
         found, table = analysis["clusters"], analysis["cluster_summary"]
         lines.append("")
         lines.append(f"clusters without rules: {found.description}.")
         lines.append("  embedding: predictions on 256 probe inputs (RMS distance) + canonical parameters (weight 0.5)")
         lines.append(format_contingency(table["contingency"], [str(t) for t in summary["names"]], table, found.medoids))
-        lines.append(f"  agreement with the rule-based types: adjusted Rand index {analysis['adjusted_rand']:.3f}")
+        lines.append(
+            f"  agreement with the rule-based types: adjusted Rand index {analysis['adjusted_rand']:.3f}, "
+            f"purity {purity(table['contingency']):.3f} (share of networks whose cluster's majority type is theirs)"
+        )
     if figures is not None:
         with Run(path) as run:
             written = write_type_figures(run, analysis, figures)

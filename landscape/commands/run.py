@@ -31,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing run file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-classify", action="store_true", help="skip the solution types (landscape classify) and their figures")
     p.set_defaults(func=main)
 
 
@@ -68,6 +69,14 @@ def main(args: argparse.Namespace) -> int:
         else:
             print(format_summary(summary, run.name))
             print(f"  run file: {out}")
+        complete, name = run.complete, run.name
+    if complete and not args.no_classify:
+        from pathlib import Path
+
+        from .classify import classify_and_report
+
+        text = classify_and_report(out, Path("figures") / name)
+        print(text, file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

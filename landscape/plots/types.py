@@ -31,7 +31,7 @@ def surfaces_figure(panels: Sequence[dict], target: dict | None = None) -> Figur
     items = ([{**target, "title": target.get("title", "target")}] if target else []) + list(panels)
     cols = min(3, len(items))
     rows = -(-len(items) // cols)
-    fig = Figure(figsize=(4.2 * cols, 3.6 * rows))
+    fig = Figure(figsize=(4.2 * cols, 4.0 * rows))
     for i, item in enumerate(items):
         ax = fig.add_subplot(rows, cols, i + 1, projection="3d")
         ax.plot_surface(item["g0"], item["g1"], item["f"], cmap=cm.viridis, linewidth=0, antialiased=True, rcount=60, ccount=60)
@@ -174,11 +174,11 @@ def fractions_figure(summary: dict) -> Figure:
     positions = np.arange(len(names))
     ax.bar(positions, fraction, color=[colours[t] for t in names])
     ax.errorbar(positions, fraction, yerr=[fraction - low, high - fraction], fmt="none", ecolor="black", capsize=5)
-    for p, f, c in zip(positions, fraction, summary["count"]):
-        ax.text(p, f, f"{f:.1%}\n(n={int(c)})", ha="center", va="bottom", fontsize=8)
+    for p, f, top, c in zip(positions, fraction, high, summary["count"]):
+        ax.text(p, top + 0.005, f"{f:.1%}\n(n={int(c)})", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(positions, names)
     ax.set_ylabel("fraction of networks")
-    ax.set_ylim(0, min(1.0, float(high.max()) * 1.25 + 0.02))
+    ax.set_ylim(0, min(1.08, float(high.max()) * 1.25 + 0.05))
     conf = float(summary.get("confidence", 0.95))
     ax.set_title(f"Type fractions with {conf:.0%} Wilson intervals (N = {int(np.sum(summary['count']))})")
     return fig
@@ -197,6 +197,8 @@ def clusters_figure(contingency: np.ndarray, type_names: Sequence[str], descript
     ax.set_xticks(np.arange(len(type_names)), type_names)
     ax.set_yticks(np.arange(table.shape[0]), [f"cluster {i} (n={int(s)})" for i, s in enumerate(table.sum(axis=1))])
     ax.set_xlabel("rule-based type")
-    ax.set_title(f"Clusters vs types (adjusted Rand index {adjusted_rand:.2f})", fontsize=10)
-    fig.text(0.01, -0.02, description, fontsize=7, wrap=True)
+    import textwrap
+
+    note = textwrap.fill(description, 110)
+    ax.set_title(f"Clusters vs types (adjusted Rand index {adjusted_rand:.2f})\n{note}", fontsize=8)
     return fig
