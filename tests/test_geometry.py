@@ -93,6 +93,17 @@ def test_vmapped_grid_equals_python_loop(run_minima):
         assert grid[j, i] == pytest.approx(float(objective(point, x, y)), rel=1e-4)
 
 
+def test_second_plane_compiles_nothing_new(run_minima):
+    objective, x, y, (p0, p1, p2), _ = run_minima
+    alphas = betas = np.linspace(-1.0, 1.0, 9)
+    first = plane_through_points(p0, p1, p2)
+    plane_grid(objective, x, y, first.origin, first.axis_u, first.axis_v, alphas, betas)
+    compiled = plane_losses._cache_size()
+    other = random_plane(jax.random.PRNGKey(1), p1)
+    plane_grid(objective, x, y, other.origin, other.axis_u, other.axis_v, alphas + 0.5, betas)
+    assert plane_losses._cache_size() == compiled
+
+
 def test_filter_normalised_directions_match_unit_norms(run_minima):
     _, _, _, (p0, _, _), _ = run_minima
     plane = random_plane(jax.random.PRNGKey(3), p0, bias_mode="with_unit")
