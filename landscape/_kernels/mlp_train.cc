@@ -110,108 +110,120 @@ struct Workspace {
       : p(P * V), m(P * V), v(P * V), g(P * V), np(P * V), nm(P * V), nv(P * V), a(H * V), da(H * V) {}
 };
 
+// SIMD vectors of L lanes (GCC vector extensions: AVX-512 registers with -march=native on
+// such CPUs, split into narrower registers elsewhere). A block is NV vectors.
+constexpr int L = 16;
+constexpr int NV = V / L;
+typedef float vf __attribute__((vector_size(4 * L), aligned(64)));
+
+template <int A>
+static inline void activate_vec(vf z, float slope, vf& a, vf& da) {
+  const vf zero = {}, one = zero + 1.f;
+  if constexpr (A == RELU) {
+    a = z > zero ? z : zero;
+    da = z > zero ? one : zero;
+  } else if constexpr (A == LEAKY_RELU) {
+    a = z > zero ? z : slope * z;
+    da = z > zero ? one : zero + slope;
+  } else if constexpr (A == LINEAR) {
+    a = z;
+    da = one;
+  } else {
+    for (int l = 0; l < L; l++) {
+      float al, dl;
+      activate<A>(z[l], slope, al, dl);
+      a[l] = al;
+      da[l] = dl;
+    }
+  }
+}
+
 // Loss (mean squared error) and gradient of every lane of a block at parameters w.p.
 // DD > 0: the input dimension fixed at compile time (the inner loops unroll); DD = 0: runtime c.D.
+// Per point: forward through the hidden units with the prediction kept in registers, then the
+// backward pass accumulating gradients (in L1) in the order of the JAX program.
 template <int A, int DD>
 static void loss_and_grad(const Config& c, const float* __restrict X, const float* __restrict Y, Workspace& w) {
   const int D = DD > 0 ? DD : c.D, H = c.H, B = c.B;
-  const float* __restrict p = (const float*)__builtin_assume_aligned(w.p.data(), 64);
-  float* __restrict g = (float*)__builtin_assume_aligned(w.g.data(), 64);
-  float* __restrict a = (float*)__builtin_assume_aligned(w.a.data(), 64);
-  float* __restrict da = (float*)__builtin_assume_aligned(w.da.data(), 64);
-  const float* __restrict w1 = p;
-  const float* __restrict b1 = p + D * H * V;
-  const float* __restrict w2 = p + (D * H + H) * V;
-  const float* __restrict b2 = p + (D * H + 2 * H) * V;
-  float* __restrict gw1 = g;
-  float* __restrict gb1 = g + D * H * V;
-  float* __restrict gw2 = g + (D * H + H) * V;
-  float* __restrict gb2 = g + (D * H + 2 * H) * V;
-  std::memset(g, 0, sizeof(float) * c.P * V);
-  float loss[V] __attribute__((aligned(64)));
-  float pred[V] __attribute__((aligned(64)));
-  float ct[V] __attribute__((aligned(64)));
-  for (int k = 0; k < V; k++) loss[k] = 0.f;
+  const vf* __restrict p = (const vf*)__builtin_assume_aligned(w.p.data(), 64);
+  vf* __restrict g = (vf*)__builtin_assume_aligned(w.g.data(), 64);
+  vf* __restrict act = (vf*)__builtin_assume_aligned(w.a.data(), 64);
+  vf* __restrict dact = (vf*)__builtin_assume_aligned(w.da.data(), 64);
+  const vf* __restrict w1 = p;  // w1[(d * H + h) * NV + j]
+  const vf* __restrict b1 = p + D * H * NV;
+  const vf* __restrict w2 = p + (D * H + H) * NV;
+  const vf* __restrict b2 = p + (D * H + 2 * H) * NV;
+  vf* __restrict gw1 = g;
+  vf* __restrict gb1 = g + D * H * NV;
+  vf* __restrict gw2 = g + (D * H + H) * NV;
+  std::memset(w.g.data(), 0, sizeof(float) * c.P * V);
+  const vf zero = {};
+  vf loss[NV], gb2[NV], bias2[NV];
+  for (int j = 0; j < NV; j++) {
+    loss[j] = zero;
+    gb2[j] = zero;
+    bias2[j] = b2[j];
+  }
   const float inv_b = 1.f / (float)B;
   const float slope = c.slope;
+  constexpr int DS = DD > 0 ? DD : 1;
   for (int b = 0; b < B; b++) {
     const float* __restrict xb = X + (size_t)b * D;
     const float yb = Y[b];
-    for (int k = 0; k < V; k++) pred[k] = 0.f;
+    vf pred[NV];
+    for (int j = 0; j < NV; j++) pred[j] = zero;
     for (int h = 0; h < H; h++) {
-      if constexpr (DD > 0) {
-        float xs[DD > 0 ? DD : 1];
-        for (int d = 0; d < DD; d++) xs[d] = xb[d];
-        for (int k = 0; k < V; k++) {
-          float zz = xs[0] * w1[h * V + k];
-          for (int d = 1; d < DD; d++) zz += xs[d] * w1[(d * H + h) * V + k];
-          zz += b1[h * V + k];
-          float aa, dd;
-          activate<A>(zz, slope, aa, dd);
-          a[h * V + k] = aa;
-          da[h * V + k] = dd;
-          pred[k] += aa * w2[h * V + k];
+      for (int j = 0; j < NV; j++) {
+        vf z = xb[0] * w1[h * NV + j];
+        if constexpr (DD > 0) {
+#pragma GCC unroll 8
+          for (int d = 1; d < DD; d++) z += xb[d] * w1[(d * H + h) * NV + j];
+        } else {
+          for (int d = 1; d < D; d++) z += xb[d] * w1[(d * H + h) * NV + j];
         }
-      } else {
-        float zr[V] __attribute__((aligned(64)));
-        for (int k = 0; k < V; k++) zr[k] = xb[0] * w1[h * V + k];
-        for (int d = 1; d < D; d++) {
-          const float xd = xb[d];
-          for (int k = 0; k < V; k++) zr[k] += xd * w1[(d * H + h) * V + k];
-        }
-        for (int k = 0; k < V; k++) {
-          float zz = zr[k] + b1[h * V + k];
-          float aa, dd;
-          activate<A>(zz, slope, aa, dd);
-          a[h * V + k] = aa;
-          da[h * V + k] = dd;
-          pred[k] += aa * w2[h * V + k];
-        }
+        z += b1[h * NV + j];
+        vf a, da;
+        activate_vec<A>(z, slope, a, da);
+        act[h * NV + j] = a;
+        dact[h * NV + j] = da;
+        pred[j] += a * w2[h * NV + j];
       }
     }
-    for (int k = 0; k < V; k++) {
-      float r = (pred[k] + b2[k]) - yb;
-      loss[k] += r * r;
-      ct[k] = (2.f * r) * inv_b;
-      gb2[k] += ct[k];
+    vf ct[NV];
+    for (int j = 0; j < NV; j++) {
+      vf r = (pred[j] + bias2[j]) - yb;
+      loss[j] += r * r;
+      ct[j] = (2.f * r) * inv_b;
+      gb2[j] += ct[j];
     }
+    float xs[DS];
+    if constexpr (DD > 0)
+      for (int d = 0; d < DD; d++) xs[d] = xb[d];
     for (int h = 0; h < H; h++) {
-      if constexpr (DD > 0) {
-        float xs[DD > 0 ? DD : 1];
-        for (int d = 0; d < DD; d++) xs[d] = xb[d];
-        float dzr[V] __attribute__((aligned(64)));
-        for (int k = 0; k < V; k++) {
-          float dz = ct[k] * w2[h * V + k] * da[h * V + k];
-          gw2[h * V + k] += a[h * V + k] * ct[k];
-          gb1[h * V + k] += dz;
-          dzr[k] = dz;
-        }
-#pragma GCC unroll 4
-        for (int d = 0; d < DD; d++)
-          for (int k = 0; k < V; k++) gw1[(d * H + h) * V + k] += xs[d] * dzr[k];
-      } else {
-        float dzr[V] __attribute__((aligned(64)));
-        for (int k = 0; k < V; k++) {
-          float dz = ct[k] * w2[h * V + k] * da[h * V + k];
-          gw2[h * V + k] += a[h * V + k] * ct[k];
-          gb1[h * V + k] += dz;
-          dzr[k] = dz;
-        }
-        for (int d = 0; d < D; d++) {
-          const float xd = xb[d];
-          for (int k = 0; k < V; k++) gw1[(d * H + h) * V + k] += xd * dzr[k];
+      for (int j = 0; j < NV; j++) {
+        const int hj = h * NV + j;
+        vf dz = ct[j] * w2[hj] * dact[hj];
+        gw2[hj] += act[hj] * ct[j];
+        gb1[hj] += dz;
+        if constexpr (DD > 0) {
+#pragma GCC unroll 8
+          for (int d = 0; d < DD; d++) gw1[(d * H + h) * NV + j] += xs[d] * dz;
+        } else {
+          for (int d = 0; d < D; d++) gw1[(d * H + h) * NV + j] += xb[d] * dz;
         }
       }
     }
   }
-  if (!c.hidden_bias) std::memset(gb1, 0, sizeof(float) * H * V);
-  if (!c.out_bias) std::memset(gb2, 0, sizeof(float) * V);
-  for (int k = 0; k < V; k++) {
-    w.loss[k] = loss[k] / (float)B;
-    w.gnorm[k] = 0.f;
-  }
+  vf* gb2_out = g + (D * H + 2 * H) * NV;
+  for (int j = 0; j < NV; j++) gb2_out[j] = gb2[j];
+  if (!c.hidden_bias) std::memset((void*)gb1, 0, sizeof(float) * H * V);
+  if (!c.out_bias) std::memset((void*)gb2_out, 0, sizeof(float) * V);
+  for (int j = 0; j < NV; j++)
+    for (int l = 0; l < L; l++) w.loss[j * L + l] = loss[j][l] / (float)B;
+  const float* gf = w.g.data();
+  for (int k = 0; k < V; k++) w.gnorm[k] = 0.f;
   for (int i = 0; i < c.P; i++)
-    for (int k = 0; k < V; k++) w.gnorm[k] += g[i * V + k] * g[i * V + k];
+    for (int k = 0; k < V; k++) w.gnorm[k] += gf[i * V + k] * gf[i * V + k];
   for (int k = 0; k < V; k++) w.gnorm[k] = std::sqrt(w.gnorm[k]);
 }
 
