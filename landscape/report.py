@@ -1,0 +1,823 @@
+"""The study report: one self-contained HTML page summarising a run file.
+
+``build_report(run_path)`` reads a run file and writes ``<run stem>-report/index.html`` next to
+it: the config, how training ended, loss quantiles, the solution-type table with confidence
+intervals, representative functions and unit diagrams per type, loss curves, curvature per
+type, slices and barriers, the basin map or sweep results where present, and how long each
+stage took. Figures are PNGs embedded as ``data:`` URIs and the CSS is inline, so the page
+needs no network access and no JavaScript; it can be mailed or attached as one file.
+
+The report composes the analyses' own plot functions (:mod:`landscape.plots.types`,
+:mod:`landscape.plots.curvature`, :mod:`landscape.plots.geometry`, :mod:`landscape.plots.basins`,
+:mod:`landscape.plots.sweeps`) on the groups their commands store. Each section is built on its
+own: a missing group gives a short "not run" note with the command that runs it, and a group
+whose figure or table fails to draw shows the error in one line instead of breaking the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import re
+import tempfile
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .storage import Run
+
+STATUS_NAMES = {0: "converged", 1: "max_steps", 2: "diverged", -1: "not_run"}  # training.Status codes
+FIGURE_DPI = 100
+WIDE_INCHES = 9.0  # figures wider than this span the whole grid row
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry points.
+
+
+def report_path_for(run_path: str | Path) -> Path:
+    """Where ``landscape report RUN.h5`` writes by default: ``<run stem>-report/index.html`` beside it."""
+    path = Path(run_path)
+    return path.parent / f"{path.stem}-report" / "index.html"
+
+
+def build_report(run_path: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write the HTML report of a run file; returns the path of ``index.html``.
+
+    Args:
+      run_path: a run file (``landscape run``), a basins run file or a sweep file.
+      out_dir: folder for ``index.html`` (default: ``<run stem>-report`` next to the run file).
+    Raises:
+      RunFileError: the file is not a readable run file (one line, as every command).
+    """
+    out = Path(out_dir) / "index.html" if out_dir is not None else report_path_for(run_path)
+    with Run(run_path) as run:
+        page = render_report(run)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html.tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(page)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is meant to be shared
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+@dataclass
+class Section:
+    """One part of the page: its anchor, title, body HTML and what the timing table needs."""
+
+    key: str
+    title: str
+    body: str = ""
+    ran: bool = True
+    timings: list[tuple[str, float | None, str]] = field(default_factory=list)  # (stage, seconds, note)
+
+
+def render_report(run: Run) -> str:
+    """The whole page as a string (no files written)."""
+    started = time.perf_counter()
+    builders: list[tuple[str, str, Callable[[Run], Section]]] = [
+        ("training", "Training", _training_section),
+        ("types", "Solution types", _types_section),
+        ("curvature", "Curvature", _curvature_section),
+        ("geometry", "Slices and barriers", _geometry_section),
+        ("basins", "Basins of attraction", _basins_section),
+        ("sweep", "Sweep", _sweep_section),
+        ("config", "Configuration", _config_section),
+    ]
+    sections = [_guarded(key, title, build, run) for key, title, build in builders]
+    if run.has("sweep/summary"):  # a sweep file: its table is the point of the page
+        sections.insert(0, sections.pop(next(i for i, s in enumerate(sections) if s.key == "sweep")))
+    seconds = time.perf_counter() - started
+    timing = _timing_section(run, sections, seconds)
+    sections.insert(0, timing)
+    return _page(run, sections)
+
+
+def _guarded(key: str, title: str, build: Callable[[Run], Section], run: Run) -> Section:
+    """``build(run)``, or a section that says in one line why it could not be built."""
+    try:
+        return build(run)
+    except Exception as err:  # noqa: BLE001 - one broken analysis must not take the page down
+        return Section(key, title, _error_line(f"this section could not be built: {_one_line(err)}"), ran=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small HTML helpers.
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    where = traceback.extract_tb(err.__traceback__)
+    place = f" (at {Path(where[-1].filename).name}:{where[-1].lineno})" if where else ""
+    return f"{type(err).__name__}: {text[0] if text else ''}"[:400] + place
+
+
+def _error_line(message: str) -> str:
+    return f'<p class="error">{_esc(message)}</p>'
+
+
+def _not_run(what: str, command: str, note: str = "") -> str:
+    extra = f"<p>{_esc(note)}</p>" if note else ""
+    return f'<div class="notrun"><p>{_esc(what)} Run:</p><pre class="command"><code>{_esc(command)}</code></pre>{extra}</div>'
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    """Numbers for tables: general format, NaN as an en dash."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return _esc(value)
+    if not np.isfinite(number):
+        return "&ndash;"
+    if number == int(number) and abs(number) < 1e6 and isinstance(value, (int, np.integer)):
+        return f"{int(number)}"
+    return f"{number:.{digits}g}"
+
+
+def _pct(value: float) -> str:
+    return "&ndash;" if not np.isfinite(value) else f"{100 * value:.1f}%"
+
+
+_NUMERIC = re.compile(r"^(?:[-+#\[]?\d|&ndash;|\[\d|-?\d|&minus;)")
+
+
+def _table(header: list[str], rows: list[list[str]], caption: str = "") -> str:
+    """An HTML table; cells are already-escaped HTML. Columns whose cells all look numeric are right-aligned."""
+    width = len(header)
+    numeric = [
+        i > 0 and bool(rows) and all(_NUMERIC.match(re.sub(r"<[^>]+>", "", row[i]).strip() or "&ndash;") for row in rows if i < len(row))
+        for i in range(width)
+    ]
+    head = "".join(f'<th class="{"num" if numeric[i] else ""}">{h}</th>' for i, h in enumerate(header))
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{"num" if i < width and numeric[i] else ""}">{c}</td>' for i, c in enumerate(row)) + "</tr>" for row in rows
+    )
+    cap = f"<caption>{caption}</caption>" if caption else ""
+    return f'<div class="tablewrap"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _figure(make: Callable[[], Any], caption: str, name: str) -> str:
+    """A figure made by ``make()`` embedded as a base64 PNG; an error line if it fails.
+
+    Warnings raised while drawing are shown under the figure (they usually explain odd axes).
+    """
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fig = make()
+            if fig is None:
+                return ""
+            width_in, _ = fig.get_size_inches()
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight", facecolor="white")
+    except Exception as err:  # noqa: BLE001
+        return f'<figure class="failed">{_error_line(f"figure {name!r} could not be drawn: {_one_line(err)}")}</figure>'
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    notes = sorted({str(w.message).splitlines()[0] for w in caught})
+    note = "".join(f'<br><span class="muted">matplotlib: {_esc(n)}</span>' for n in notes[:3])
+    wide = " wide" if width_in > WIDE_INCHES else ""
+    return (
+        f'<figure class="fig{wide}"><img src="data:image/png;base64,{data}" alt="{_esc(name)}" loading="eager">'
+        f"<figcaption>{caption}{note}</figcaption></figure>"
+    )
+
+
+def _grid(figures: list[str]) -> str:
+    figures = [f for f in figures if f]
+    return f'<div class="grid">{"".join(figures)}</div>' if figures else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading groups without pulling large arrays (a types group may hold a 3000 x 3000 distance matrix).
+
+
+def _h5(run: Run) -> Any:
+    return run._file  # noqa: SLF001 - the report reads selectively; Run exposes whole groups only
+
+
+def _read(run: Run, path: str, default: Any = None) -> Any:
+    """One dataset (NumPy; strings as str) or attribute ``group:attr``; ``default`` if absent."""
+    f = _h5(run)
+    if ":" in path:
+        group, attr = path.split(":", 1)
+        if group in f and attr in f[group].attrs:
+            value = f[group].attrs[attr]
+            return value.decode() if isinstance(value, bytes) else value
+        return default
+    if path not in f:
+        return default
+    item = f[path]
+    if not hasattr(item, "dtype"):
+        return default
+    if item.dtype.kind == "O" or item.dtype.kind == "S":
+        return np.asarray(item.asstr()[()])
+    return item[()]
+
+
+def _json_attr(run: Run, path: str, default: Any = None) -> Any:
+    value = _read(run, path)
+    if value is None:
+        return default
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return list(value) if isinstance(value, np.ndarray) else value
+
+
+def _seconds(run: Run, group: str) -> float | None:
+    for attr in ("seconds", "wall_seconds", "total_seconds"):
+        value = _read(run, f"{group}:{attr}")
+        if value is not None:
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _subgroups(run: Run, name: str, marker: str) -> list[str]:
+    """``name`` itself if it holds ``marker``, else its subgroups that do (``slices/<a>``, ``paths/<b>``)."""
+    f = _h5(run)
+    if name not in f:
+        return []
+    if marker in f[name]:
+        return [name]
+    return [f"{name}/{key}" for key in f[name] if hasattr(f[name][key], "keys") and marker in f[name][key]]
+
+
+def _type_labels(run: Run) -> tuple[np.ndarray, list[str]] | None:
+    """``(labels (n,) str, names in table order)`` from the ``types`` group, or None."""
+    if not run.has("types/label"):
+        return None
+    names = np.array(_json_attr(run, "types:label_names", []), dtype=str)
+    labels = names[np.asarray(_read(run, "types/label"), dtype=np.int64)]
+    order = _read(run, "types/summary/names")
+    order = [str(t) for t in order] if order is not None else [str(t) for t in dict.fromkeys(labels.tolist())]
+    return labels, order
+
+
+def _path_text(run: Run) -> str:
+    return str(run.path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections.
+
+
+def _training_section(run: Run) -> Section:
+    from .plots import report as report_plots
+    from .stats import wilson_interval
+
+    status = np.asarray(run.status)
+    final_loss = np.asarray(run.final_loss, dtype=float)
+    n = status.size
+    codes = [c for c in (0, 1, 2, -1) if c != -1 or np.any(status == -1)]
+    counts = np.array([int(np.sum(status == c)) for c in codes])
+    low, high = wilson_interval(counts, n)
+    meaning = {
+        0: "gradient norm fell below train.grad_tol",
+        1: "used every step without meeting the tolerance",
+        2: "loss or parameters became NaN/inf",
+        -1: "chunk not finished yet (interrupted run)",
+    }
+    rows = [[_esc(STATUS_NAMES[c]), f"{k}", _pct(k / max(n, 1)), f"[{_pct(lo)}, {_pct(hi)}]", _esc(meaning[c])] for c, k, lo, hi in zip(codes, counts, low, high)]
+    body = ""
+    if run.has("sweep/summary"):
+        body += '<p class="muted">This is a sweep file: the training numbers below are those of cell 0, the base study; the Sweep section compares all cells.</p>'
+    body += "<h3>How training ended</h3>" + _table(["status", "networks", "share", "95% CI (Wilson)", "meaning"], rows)
+
+    quantiles = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+    q_rows = []
+    for label, mask in (("all finished", status >= 0), ("converged", status == 0), ("max_steps", status == 1)):
+        values = final_loss[mask & np.isfinite(final_loss)]
+        if values.size:
+            q_rows.append([_esc(label), f"{values.size}"] + [_fmt(v) for v in np.quantile(values, quantiles)])
+    steps = np.asarray(run.steps)
+    done = status >= 0
+    body += "<h3>Final loss quantiles</h3>" + _table(
+        ["networks", "n", "min", "5%", "25%", "median", "75%", "95%", "max"], q_rows,
+        caption="loss on the full data after training (non-finite losses left out)",
+    )
+    if done.any():
+        grad = np.asarray(run.grad_norm, float)[done]
+        body += (
+            f'<p class="muted">optimiser steps used: median {int(np.median(steps[done]))} of {run.study.train.steps}; '
+            f"final gradient norm: median {_fmt(np.nanmedian(grad))}, 95% quantile {_fmt(np.nanquantile(grad, 0.95))}</p>"
+        )
+    trajectory, traj_steps = run.trajectory, run.trajectory_steps
+    labelled = _type_labels(run)
+    figures = [
+        _figure(lambda: report_plots.status_figure([STATUS_NAMES[c] for c in codes], counts, low, high), "Share of networks per training status.", "statuses"),
+        _figure(lambda: report_plots.final_loss_figure(final_loss, status), "Final losses on a log scale, stacked by status.", "final losses"),
+    ]
+    if labelled is not None:
+        from .plots import types as type_plots
+
+        labels, names = labelled
+        figures.append(_figure(lambda: type_plots.loss_curves_figure(trajectory, traj_steps, labels, names), "Loss curves coloured by final solution type (thin: sample of networks; thick: median).", "loss curves"))
+    else:
+        figures.append(_figure(lambda: report_plots.loss_curves_by_status(trajectory, traj_steps, status), "Loss curves by training status (classify the run to colour them by solution type).", "loss curves"))
+    body += "<h3>Figures</h3>" + _grid(figures)
+    seconds = run.attrs.get("wall_seconds")
+    chunk_seconds = _read(run, "train/chunk_seconds")
+    if seconds is None and chunk_seconds is not None and np.any(np.isfinite(chunk_seconds)):
+        seconds = float(np.nansum(chunk_seconds))
+    rate = run.attrs.get("net_steps_per_second")
+    note = f"{_fmt(rate)} network-steps/s" if rate is not None else ""
+    if not run.complete:
+        note = (note + "; " if note else "") + "run INCOMPLETE"
+    section = Section("training", "Training", body)
+    section.timings.append(("training", None if seconds is None else float(seconds), note))
+    return section
+
+
+def _types_section(run: Run) -> Section:
+    section = Section("types", "Solution types")
+    if not run.has("types"):
+        section.ran = False
+        section.body = _not_run("Solution types were not computed for this run.", f"landscape classify {_path_text(run)}",
+                                "It labels every network's minimum (pyramid / valley / dead ...) and stores the 'types' group.")
+        section.timings.append(("solution types", None, "not run"))
+        return section
+    from .plots import types as type_plots
+
+    summary_path = "types/summary"
+    names = [str(t) for t in _read(run, f"{summary_path}/names")]
+    summary = {key: _read(run, f"{summary_path}/{key}") for key in ("count", "fraction", "ci_low", "ci_high", "loss_min", "loss_median", "loss_max", "representative")}
+    summary["names"] = np.array(names)
+    confidence = _read(run, f"{summary_path}/confidence", 0.95)
+    summary["confidence"] = float(confidence)
+    causes = _read(run, f"{summary_path}/typical_cause")
+    at_limit = _read(run, f"{summary_path}/max_steps")
+    rows = []
+    for i, name in enumerate(names):
+        rep = int(summary["representative"][i])
+        rows.append([
+            f'<span class="swatch" style="background:{type_plots.type_colours(names)[name]}"></span>{_esc(name)}',
+            f"{int(summary['count'][i])}",
+            _pct(float(summary["fraction"][i])),
+            f"[{_pct(float(summary['ci_low'][i]))}, {_pct(float(summary['ci_high'][i]))}]",
+            f"{_fmt(summary['loss_min'][i])} / {_fmt(summary['loss_median'][i])} / {_fmt(summary['loss_max'][i])}",
+            "&ndash;" if rep < 0 else f"#{rep}",
+            "&ndash;" if at_limit is None else f"{int(at_limit[i])}",
+            _esc(causes[i]) if causes is not None else "",
+        ])
+    conf = f"{float(confidence):.0%}"
+    body = _table(
+        ["type", "networks", "share", f"{conf} CI (Wilson)", "final loss min / median / max", "representative", "at step limit", "typical cause"],
+        rows,
+    )
+    method = _read(run, "types:method")
+    if method:
+        body += f'<p class="muted">{_esc(method)}</p>'
+    ari, purity = _read(run, "types:adjusted_rand_index"), _read(run, "types:cluster_purity")
+    if ari is not None:
+        body += f'<p class="muted">Rule-free clustering agrees with these types: adjusted Rand index {_fmt(ari)}, purity {_fmt(purity)}. {_esc(_read(run, "types:clusters_method", ""))}</p>'
+
+    labels, _ = _type_labels(run)
+    figures = [_figure(lambda: type_plots.fractions_figure(summary), "Share of each type with its confidence interval.", "type fractions")]
+    figures += _representative_figures(run, names, summary, labels)
+    active = _read(run, "types/units/active_fraction")
+    if active is not None:
+        figures.append(_figure(lambda: type_plots.active_fraction_figure(active, labels, names), "Per-unit active fractions by type; 0 is a dead unit.", "active fractions"))
+    contingency = _read(run, "types/clusters/contingency")
+    if contingency is not None and ari is not None:
+        cluster_names = _read(run, "types/clusters/type_names")
+        cluster_names = [str(t) for t in cluster_names] if cluster_names is not None else names
+        figures.append(_figure(lambda: type_plots.clusters_figure(contingency, cluster_names, str(_read(run, "types:clusters_method", "")), float(ari)),
+                               "Rule-free clusters (rows) against the rule-based types (columns).", "clusters vs types"))
+    section.body = body + "<h3>Figures</h3>" + _grid(figures)
+    section.timings.append(("solution types", _seconds(run, "types"), "" if _seconds(run, "types") is not None else "time not recorded"))
+    return section
+
+
+def _representative_figures(run: Run, names: list[str], summary: dict[str, Any], labels: np.ndarray) -> list[str]:
+    """Learned function, unit hyperplanes and unit weights of each type's representative (2-input nets)."""
+    from .plots import types as type_plots
+
+    x = run.x
+    study = run.study
+    category = _read(run, "types/units/category")
+    if x.shape[1] != 2 or category is None:
+        return ['<p class="muted">Representative functions are drawn for two-input, one-hidden-layer networks only.</p>']
+    from .solutions import UNIT_CATEGORIES, function_on_grid
+    from .tasks import target_function
+
+    active = _read(run, "types/units/active_fraction")
+    cause = _read(run, "types/cause")
+    low, high = float(np.min(x)), float(np.max(x))
+    g0, g1 = np.meshgrid(np.linspace(low, high, 61), np.linspace(low, high, 61))
+    target_values = np.asarray(target_function(study.task)(np.stack([g0.ravel(), g1.ravel()], axis=1)))
+    target = {"title": f"target: {study.task.name}", "g0": g0, "g1": g1,
+              "f": target_values.reshape(-1, *g0.shape)[0] if target_values.size != g0.size else target_values.reshape(g0.shape)}
+    loss = run.final_loss
+    surfaces, weights = [], []
+    for i, name in enumerate(names):
+        index = int(summary["representative"][i])
+        if index < 0 or name in ("diverged", "not_run"):
+            continue
+        params = run.params("final", index)
+        _, _, values = function_on_grid(params, study.model.activation, study.model.leaky_slope, low, high, 61)
+        title = f"{name}: net {index}, loss {loss[index]:.2e}" + (f"\n{cause[index]}" if cause is not None else "")
+        w = np.asarray(params[0]["w"])
+        b = np.asarray(params[0]["b"]) if "b" in params[0] else np.zeros(w.shape[1])
+        roles = [UNIT_CATEGORIES[int(c)] for c in category[index]]
+        surfaces.append({"title": title, "g0": g0, "g1": g1, "f": values, "w": w, "b": b, "dead": np.array([r == "dead" for r in roles])})
+        weights.append({"title": title, "w": w, "b": b, "a": np.asarray(params[-1]["w"])[:, 0], "active_fraction": active[index], "category": roles})
+    if not surfaces:
+        return []
+    return [
+        _figure(lambda: type_plots.contours_figure(surfaces, target), "The learned function of each type's representative (the network whose final loss is nearest the type's median), with each hidden unit's hyperplane.", "representative contours"),
+        _figure(lambda: type_plots.unit_weights_figure(weights), "Unit diagrams: each hidden unit's input weights as an arrow, with its offset, output weight, active fraction and role. Merged units show as parallel arrows, dead ones dashed.", "unit diagrams"),
+        _figure(lambda: type_plots.surfaces_figure(surfaces, target), "The same functions as 3D surfaces.", "representative surfaces"),
+    ]
+
+
+def _curvature_section(run: Run) -> Section:
+    section = Section("curvature", "Curvature")
+    if not run.has("hessian"):
+        section.ran = False
+        section.body = _not_run("Hessian spectra were not computed for this run.", f"landscape hessian {_path_text(run)}",
+                                "It stores eigenvalues of the loss Hessian at every final network (group 'hessian') and tells minima from saddles per type.")
+        section.timings.append(("curvature (Hessian)", None, "not run"))
+        return section
+    from .plots import curvature as curvature_plots
+
+    method = str(_read(run, "hessian:method", "dense"))
+    summary_keys = list(_h5(run)["hessian/summary"].keys()) if run.has("hessian/summary") else []
+    summary = {key: _read(run, f"hessian/summary/{key}") for key in summary_keys}
+    body = ""
+    if summary:
+        types = [str(t) for t in summary["type"]]
+        dense = "median_near_zero" in summary
+        rows = []
+        for i, name in enumerate(types):
+            row = [_esc(name), f"{int(summary['count'][i])}", f"{int(summary['n_saddle'][i])}",
+                   f"{_fmt(summary['max_eigenvalue_median'][i])} [{_fmt(summary['max_eigenvalue_q25'][i])}, {_fmt(summary['max_eigenvalue_q75'][i])}]",
+                   _fmt(summary["trace_median"][i]) if "trace_median" in summary else "&ndash;",
+                   _fmt(summary["min_eigenvalue_median"][i]) if "min_eigenvalue_median" in summary else "&ndash;",
+                   _fmt(summary["condition_number_median"][i]) if "condition_number_median" in summary else "&ndash;"]
+            if dense:
+                row += [f"{_fmt(summary['median_near_zero'][i])} / {_fmt(summary['median_zero_predicted'][i])}", _pct(float(summary["zero_match"][i]))]
+            rows.append(row)
+        header = ["type", "networks", "saddles", "&lambda;<sub>max</sub> median [IQR]", "trace median", "&lambda;<sub>min</sub> median", "condition median"]
+        if dense:
+            header += ["zero eigenvalues observed / predicted by symmetry", "match"]
+        body += _table(header, rows, caption=f"Hessian of the training loss at the final networks ({_esc(method)}, float64)")
+    rule = _read(run, "hessian:tolerance_rule")
+    if rule:
+        body += f'<p class="muted">{_esc(rule)}; zero_rtol {_fmt(_read(run, "hessian:zero_rtol"))}, zero_atol {_fmt(_read(run, "hessian:zero_atol"))}.</p>'
+
+    n = run.n_inits
+    source = str(_read(run, "hessian:label_source", "all"))
+    labelled = _type_labels(run) if source == "types" else None
+    labels = labelled[0] if labelled is not None else np.full(n, "all")
+    rep_types = _read(run, "hessian/representatives/type")
+    type_names = [str(t) for t in rep_types] if rep_types is not None else None
+    tolerance = _read(run, "hessian/zero_tolerance")
+    if method == "dense":
+        eigenvalues = _read(run, "hessian/eigenvalues")
+    else:
+        top, bottom = _read(run, "hessian/top_eigenvalues"), _read(run, "hessian/bottom_eigenvalues")
+        n_params = int(_read(run, "hessian:n_params", 0))
+        overlap = max(0, 2 * top.shape[1] - n_params)
+        eigenvalues = np.concatenate([bottom, top[:, ::-1][:, overlap:]], axis=1)
+    max_eig, trace, saddle = _read(run, "hessian/max_eigenvalue"), _read(run, "hessian/trace"), _read(run, "hessian/is_saddle")
+    figures = [
+        _figure(lambda: curvature_plots.spectra_by_type(eigenvalues, labels, tolerance, type_names), "Hessian spectra by type: |eigenvalue| by rank; red crosses are negative (saddles), grey ones within the zero tolerance.", "spectra by type"),
+        _figure(lambda: curvature_plots.top_eigenvalue_by_type(max_eig, trace, labels, type_names, saddle), "Largest eigenvalue and trace per network, by type (bar: median).", "top eigenvalue by type"),
+    ]
+    if run.has("hessian/density/grid"):
+        grid, slq = _read(run, "hessian/density/grid"), _read(run, "hessian/density/slq")
+        exact, rep_values = _read(run, "hessian/density/exact"), _read(run, "hessian/representatives/eigenvalues")
+        rep_index = _read(run, "hessian/representatives/index")
+        curve_names = [f"{t} (net {int(i)})" for t, i in zip(type_names or [], rep_index if rep_index is not None else [])]
+        figures.append(_figure(lambda: curvature_plots.spectral_density(grid, slq, exact, rep_values, curve_names), "Spectral density of each type's representative: stochastic Lanczos quadrature against exact eigenvalues.", "spectral density"))
+    section.body = body + "<h3>Figures</h3>" + _grid(figures)
+    section.timings.append(("curvature (Hessian)", _seconds(run, "hessian"), method))
+    return section
+
+
+def _geometry_section(run: Run) -> Section:
+    section = Section("geometry", "Slices and barriers")
+    slices, paths = _subgroups(run, "slices", "loss"), _subgroups(run, "paths", "barrier_aligned")
+    parts = []
+    if slices:
+        parts.append("<h3>Slices</h3>" + _grid([_slice_figure(run, name) for name in slices]))
+        for name in slices:
+            section.timings.append((name, _seconds(run, name), f"{_read(run, f'{name}:kind', '')} {_read(run, f'{name}:resolution', '')}&sup2; grid".strip()))
+    else:
+        parts.append("<h3>Slices</h3>" + _not_run("No loss slices were computed.", f"landscape slice {_path_text(run)}",
+                                                  "It evaluates the loss over the plane through three minima (default: the pyramid, valley and dead representatives)."))
+        section.timings.append(("slices", None, "not run"))
+    if paths:
+        for name in paths:
+            parts.append(_paths_block(run, name))
+            section.timings.append((name, _seconds(run, name), f"{_read(run, f'{name}:bezier_steps', 0)} Bezier steps"))
+    else:
+        parts.append("<h3>Barriers</h3>" + _not_run("No paths between minima were computed.", f"landscape paths {_path_text(run)}",
+                                                    "It measures loss barriers along straight lines (before and after aligning units) and trained Bezier curves."))
+        section.timings.append(("paths", None, "not run"))
+    section.ran = bool(slices or paths)
+    section.body = "".join(parts)
+    return section
+
+
+def _slice_figure(run: Run, name: str) -> str:
+    from .plots.geometry import plot_slice_contour
+
+    def make() -> Any:
+        alpha, beta, loss = _read(run, f"{name}/alpha"), _read(run, f"{name}/beta"), _read(run, f"{name}/loss")
+        coords = _read(run, f"{name}/point_coords")
+        labels = [str(t) for t in _read(run, f"{name}/point_labels")]
+        own = _read(run, f"{name}/point_loss")
+        kind = str(_read(run, f"{name}:kind", ""))
+        axes = (("alpha (filter-normalised direction 1)", "beta (filter-normalised direction 2)") if kind == "random"
+                else ("u: towards point 2 (parameter distance)", "v: in-plane, orthogonal to u"))
+        marked = [f"{label} ({value:.2g})" for label, value in zip(labels, own)]
+        aligned = " (aligned onto the first)" if bool(_read(run, f"{name}:aligned", False)) else ""
+        title = f"{name.split('/', 1)[-1]}: {', '.join(labels)}{aligned}"
+        return plot_slice_contour(alpha, beta, loss, coords, marked, title, axes)
+
+    kind = _esc(_read(run, f"{name}:kind", ""))
+    return _figure(make, f"log10 loss over the slice <code>{_esc(name)}</code> ({kind}); points marked with their own loss.", name)
+
+
+def _paths_block(run: Run, name: str) -> str:
+    from .plots.geometry import plot_barrier_matrices, plot_path_profiles
+
+    labels = [str(t) for t in _read(run, f"{name}/labels")]
+    t = _read(run, f"{name}/t")
+    linear, aligned = _read(run, f"{name}/barrier_linear"), _read(run, f"{name}/barrier_aligned")
+    k = len(labels)
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    bezier_pairs = _read(run, f"{name}/bezier/pairs")
+    bezier_barrier = _read(run, f"{name}/bezier/barrier")
+    bezier_of = {(int(i), int(j)): n for n, (i, j) in enumerate(bezier_pairs)} if bezier_pairs is not None else {}
+    rows = []
+    for i, j in pairs:
+        bez = _fmt(bezier_barrier[bezier_of[(i, j)]]) if (i, j) in bezier_of else "&ndash;"
+        rows.append([_esc(f"{labels[i]} → {labels[j]}"), _fmt(linear[i, j]), _fmt(aligned[i, j]), bez])
+    table = _table(["pair", "straight line", "aligned straight line", "trained Bezier curve"], rows,
+                   caption="loss barrier: highest loss along the path minus the higher endpoint loss")
+
+    def profiles() -> Any:
+        profile_linear, profile_aligned = _read(run, f"{name}/profile_linear"), _read(run, f"{name}/profile_aligned")
+        bezier_profile = _read(run, f"{name}/bezier/profile")
+        panels = []
+        for i, j in pairs:
+            curves = {"linear": profile_linear[i, j], "aligned": profile_aligned[i, j]}
+            if (i, j) in bezier_of:
+                curves["bezier"] = bezier_profile[bezier_of[(i, j)]]
+            panels.append((f"{labels[i]} -> {labels[j]}", curves))
+        return plot_path_profiles(t, panels)
+
+    def matrices() -> Any:
+        found = {"linear": linear, "aligned": aligned}
+        bezier_matrix = _read(run, f"{name}/bezier/barrier_matrix")
+        if bezier_matrix is not None:
+            found["Bezier (aligned ends)"] = bezier_matrix
+        return plot_barrier_matrices(found, labels, f"loss barriers between minima ({name})")
+
+    figures = [
+        _figure(matrices, "Barrier matrices: straight line, after aligning units, and along a trained Bezier curve.", f"{name} barriers"),
+        _figure(profiles, "Loss along each path between the minima.", f"{name} profiles"),
+    ]
+    return f"<h3>Barriers: <code>{_esc(name)}</code></h3>" + table + _grid(figures)
+
+
+def _basins_section(run: Run) -> Section:
+    section = Section("basins", "Basins of attraction")
+    if not run.has("basins"):
+        section.ran = False
+        section.body = _not_run(
+            "This run file holds no basin map.", "landscape basins STUDY",
+            "STUDY is a basins TOML (a study plus a [basins] table, e.g. runs/basins.toml); it trains a plane of inits "
+            "around one network's init and stores the map under /basins of that study's run file. Report that file.",
+        )
+        return section
+    from .plots.basins import basin_map_figure_from_group
+
+    keys = ("label", "final_loss", "coords_a", "coords_b", "fractions")
+    group = {key: _read(run, f"basins/{key}") for key in keys}
+    for attr in ("label_names", "directions_kind", "units", "boundary_edge_fraction", "success_loss", "base_index", "grid", "trainer", "classifier"):
+        group[attr] = _read(run, f"basins:{attr}")
+    names = _json_attr(run, "basins:label_names", [])
+    rows = [[_esc(name), f"{int(round(float(f) * group['label'].size))}", _pct(float(f))] for name, f in zip(names, group["fractions"])]
+    body = _table(["final type", "inits", "share of the plane"], rows,
+                  caption=f"{int(group['grid'])}&times;{int(group['grid'])} inits around network {int(group['base_index'])}'s init")
+    body += f'<p class="muted">boundary edges: {_fmt(group["boundary_edge_fraction"])} of neighbouring grid pairs change type; classifier: {_esc(group["classifier"])}.</p>'
+    body += _grid([_figure(lambda: basin_map_figure_from_group(group, f"{run.name}: basins around network {int(group['base_index'])}'s init"),
+                           "Which type each init of the plane trains into (left) and its final loss (right); the cross is the base init.", "basin map")])
+    section.body = body
+    section.timings.append(("basin map", _seconds(run, "basins"), f"{int(group['grid'])}&sup2; networks"))
+    return section
+
+
+def _sweep_section(run: Run) -> Section:
+    section = Section("sweep", "Sweep")
+    if not run.has("sweep/summary"):
+        section.ran = False
+        section.body = _not_run(
+            "This is not a sweep file.", "landscape sweep SWEEP",
+            "SWEEP is a sweep TOML (a study plus a [sweep] table of factors, e.g. runs/remedies.toml); it writes runs/<name>.h5, "
+            "whose report shows the success table.",
+        )
+        return section
+    from .plots.sweeps import success_by_factor_figure, type_breakdown_figure
+    from .stats import wilson_interval
+    from .sweeps import read_summary
+
+    table = read_summary(run.path)
+    rows = []
+    for r in range(len(table["cell"])):
+        rows.append([f"{int(table['cell'][r])}", _esc(table["label"][r]), f"{int(table['successes'][r])} / {int(table['n'][r])}",
+                     _pct(float(table["fraction"][r])), f"[{_pct(float(table['ci_low'][r]))}, {_pct(float(table['ci_high'][r]))}]",
+                     _fmt(table["median_steps_to_success"][r]), _fmt(table["wall_seconds"][r]), _esc(table["trainer"][r])])
+    success = _esc(_read(run, "sweep/summary:success_definition", f"final MSE < {table['success_loss']:g}"))
+    body = _table(["cell", "setting", "successes", "share", "95% CI (Wilson)", "median steps to success", "seconds", "trainer"], rows,
+                  caption=f"{_esc(table['mode'])} sweep; success: {success}")
+    wilson = lambda k, n: tuple(float(v) for v in wilson_interval(k, n))  # noqa: E731
+    figures = [
+        _figure(lambda: success_by_factor_figure(table, wilson, title=run.name), "Success share against each factor (bars: 95% Wilson intervals; red: the base study).", "success by factor"),
+        _figure(lambda: type_breakdown_figure(table, title=f"{run.name}: solution types of ReLU-family cells"), "Solution types of the ReLU-family cells.", "type breakdown"),
+    ]
+    section.body = body + _grid(figures)
+    section.timings.append(("sweep (all cells)", _seconds(run, "sweep/summary"), f"{len(table['cell'])} cells, compilation included"))
+    return section
+
+
+def _config_section(run: Run) -> Section:
+    toml = str(run.attrs.get("config_toml", ""))
+    versions = _json_attr(run, "/:versions", {}) or {}
+    items = ", ".join(f"{_esc(k)} {_esc(v)}" for k, v in versions.items()) if isinstance(versions, dict) else _esc(versions)
+    body = (
+        f"<p>Rerun this exact study with <code>landscape run STUDY.toml</code> after saving the text below.</p>"
+        f'<details open><summary>study TOML</summary><pre class="toml">{_esc(toml)}</pre></details>'
+        f'<p class="muted">versions: {items}</p>'
+    )
+    return Section("config", "Configuration", body)
+
+
+def _timing_section(run: Run, sections: list[Section], report_seconds: float) -> Section:
+    rows = []
+    total = 0.0
+    for section in sections:
+        for stage, seconds, note in section.timings:
+            if seconds is not None and np.isfinite(seconds):
+                total += seconds
+            rows.append([_esc(stage), "&ndash;" if seconds is None else _duration(seconds), note])
+    rows.append(["this report", _duration(report_seconds), "figures drawn and embedded"])
+    body = _table(["stage", "wall time", "note"], rows, caption=f"recorded stages: {_duration(total)} in all")
+    return Section("timing", "Time per stage", body)
+
+
+def _duration(seconds: float) -> str:
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+# ---------------------------------------------------------------------------------------------
+# The page.
+
+
+CSS = """
+:root { --ink: #1d2733; --muted: #5b6776; --line: #dde3ea; --band: #16324f; --accent: #2a9d8f; --bad: #b42318; --paper: #f5f7fa; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: var(--ink); background: var(--paper); }
+header { background: var(--band); color: #fff; padding: 28px 0 22px; }
+.wrap { max-width: 1280px; margin: 0 auto; padding: 0 24px; }
+header h1 { margin: 0 0 4px; font-size: 30px; letter-spacing: .2px; }
+header p { margin: 2px 0; color: #c9d6e3; }
+header code { color: #fff; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 12px; margin-top: 18px; }
+.card { background: rgba(255,255,255,.09); border-radius: 8px; padding: 10px 14px; }
+.card .value { font-size: 22px; font-weight: 650; color: #fff; }
+.card .label { font-size: 13px; color: #c9d6e3; }
+nav { background: #fff; border-bottom: 1px solid var(--line); position: sticky; top: 0; z-index: 2; }
+nav .wrap { display: flex; flex-wrap: wrap; gap: 4px 18px; padding-top: 10px; padding-bottom: 10px; font-size: 14px; }
+nav a { color: var(--band); text-decoration: none; }
+nav a.absent { color: var(--muted); }
+nav a.absent::after { content: " (not run)"; font-size: 12px; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 10px; margin: 22px 0; padding: 6px 24px 20px; }
+section h2 { font-size: 22px; margin: 14px 0 10px; }
+section h3 { font-size: 17px; margin: 20px 0 8px; color: var(--band); }
+.tablewrap { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 14px; margin: 6px 0 10px; min-width: 50%; }
+caption { caption-side: bottom; text-align: left; color: var(--muted); font-size: 13px; padding-top: 4px; }
+th, td { padding: 5px 12px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { background: #eef2f6; font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tbody tr:nth-child(even) { background: #fafbfc; }
+td:first-child { white-space: nowrap; }
+pre.toml { column-width: 24em; column-rule: 1px solid #2b3a4d; column-gap: 28px; }
+.swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 7px; vertical-align: -1px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 18px; align-items: start; }
+figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px; }
+figure.wide { grid-column: 1 / -1; }
+figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
+figcaption { font-size: 13px; color: var(--muted); margin-top: 6px; }
+.muted { color: var(--muted); font-size: 14px; }
+.error { color: var(--bad); background: #fef3f2; border-left: 4px solid var(--bad); padding: 6px 10px; font-size: 14px; margin: 6px 0; }
+.notrun { background: #f8fafc; border: 1px dashed #b8c4d0; border-radius: 8px; padding: 4px 16px 10px; }
+pre { background: #0f1b2a; color: #e6edf3; border-radius: 6px; padding: 10px 14px; overflow-x: auto; font: 13px/1.45 ui-monospace, "DejaVu Sans Mono", "Liberation Mono", monospace; }
+pre.command { display: inline-block; margin: 2px 0 6px; min-width: 24em; }
+code { font-family: ui-monospace, "DejaVu Sans Mono", "Liberation Mono", monospace; font-size: 90%; }
+details summary { cursor: pointer; color: var(--band); font-weight: 600; }
+footer { color: var(--muted); font-size: 13px; padding: 10px 0 40px; }
+"""
+
+
+def _cards(run: Run) -> str:
+    status = np.asarray(run.status)
+    loss = np.asarray(run.final_loss, float)
+    n = status.size
+    finished = status >= 0
+    cards = [("networks", f"{n:,}"), ("converged", _pct(float(np.mean(status == 0))) if n else "&ndash;")]
+    finite = loss[finished & np.isfinite(loss)]
+    cards.append(("median final loss", _fmt(np.median(finite)) if finite.size else "&ndash;"))
+    labelled = _type_labels(run) if run.has("types") else None
+    if labelled is not None:
+        from .stats import wilson_interval
+
+        labels, names = labelled
+        for t in names[:3]:
+            count = int(np.sum(labels == t))
+            low, high = wilson_interval(count, labels.size)
+            cards.append((f"{t} (95% CI {100 * float(low):.1f}-{100 * float(high):.1f}%)", _pct(count / max(labels.size, 1))))
+    seconds = run.attrs.get("wall_seconds")
+    if seconds is not None:
+        cards.append(("training time", _duration(float(seconds))))
+    return '<div class="cards">' + "".join(f'<div class="card"><div class="value">{v}</div><div class="label">{_esc(k)}</div></div>' for k, v in cards) + "</div>"
+
+
+def _page(run: Run, sections: list[Section]) -> str:
+    attrs = run.attrs
+    try:
+        study = run.study
+        description = study.description
+        recipe = (f"{attrs.get('model', 'MLP')} on {study.task.name} ({study.task.n_points} points); "
+                  f"{study.optimizer.name} lr {study.optimizer.learning_rate:g}, {study.train.steps} steps; seed {study.seed}")
+    except Exception as err:  # noqa: BLE001
+        description, recipe = "", f"study could not be read: {_one_line(err)}"
+    state = "complete" if run.complete else f"INCOMPLETE ({int(run.chunk_done.sum())} of {run.chunk_done.size} chunks)"
+    try:
+        cards = _cards(run)
+    except Exception as err:  # noqa: BLE001
+        cards = _error_line(f"summary numbers could not be computed: {_one_line(err)}")
+    nav = "".join(f'<a href="#{s.key}" class="{"" if s.ran else "absent"}">{_esc(s.title)}</a>' for s in sections)
+    body = "".join(f'<section id="{s.key}"><h2>{_esc(s.title)}</h2>{s.body}</section>' for s in sections)
+    generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    from . import __version__
+
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="landscape {_esc(__version__)}">
+<link rel="icon" href="data:,">
+<title>{_esc(run.name)}: landscape report</title>
+<style>{CSS}</style>
+</head>
+<body>
+<header><div class="wrap">
+<h1>{_esc(run.name)}</h1>
+<p>{_esc(description)}</p>
+<p>{_esc(recipe)}</p>
+<p>run file <code>{_esc(run.path)}</code> &middot; {_esc(state)} &middot; created {_esc(attrs.get('created', '?'))}, finished {_esc(attrs.get('finished', '?'))} &middot; {_esc(attrs.get('backend', '?'))} ({_esc(attrs.get('devices', '?'))})</p>
+{cards}
+</div></header>
+<nav><div class="wrap">{nav}</div></nav>
+<main class="wrap">
+{body}
+</main>
+<footer><div class="wrap">Generated {_esc(generated)} by <code>landscape report</code> {_esc(__version__)}. Self-contained: figures are embedded, no network access or scripts needed.</div></footer>
+</body>
+</html>
+"""
