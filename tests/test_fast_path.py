@@ -18,7 +18,7 @@ from landscape.training import make_batch_trainer, network_keys
 
 
 def small(**overrides) -> Study:
-    base = {"n_inits": 64, "train.steps": 20, "task.n_points": 128, "train.trajectory_points": 10}
+    base = {"n_inits": 48, "train.steps": 20, "task.n_points": 96, "train.trajectory_points": 10}
     return Study().replace(**{**base, **overrides})
 
 
@@ -41,13 +41,12 @@ CONFIGS = [
     {},  # the default: 2-3-1 relu, Adam
     {"model.activation": "leaky_relu", "model.leaky_slope": 0.1, "optimizer.name": "sgd", "optimizer.learning_rate": 0.1},
     {"model.activation": "tanh", "model.hidden": [5], "optimizer.name": "momentum", "optimizer.learning_rate": 0.05},
-    {"model.activation": "softplus", "optimizer.name": "nesterov", "optimizer.learning_rate": 0.05},
+    {"model.activation": "softplus", "optimizer.name": "nesterov", "optimizer.learning_rate": 0.05, "model.output_bias": False},
     {"model.activation": "sigmoid", "model.bias": False, "optimizer.options": {"b1": 0.8, "b2": 0.99, "eps": 1e-6}},
-    {"model.activation": "elu", "model.output_bias": False, "model.hidden": [16]},
+    {"model.activation": "elu", "model.hidden": [16], "task.dim": 4, "init.biases": "normal"},
     {"model.activation": "gelu", "task.name": "teacher", "task.dim": 3, "model.hidden": [4]},
-    {"model.activation": "exp", "init.scale": 0.3, "optimizer.learning_rate": 1e-3},
-    {"model.activation": "linear", "task.dim": 5, "init.biases": "normal"},
-    {"task.dim": 4, "model.hidden": [7], "init.biases": "normal"},
+    {"model.activation": "exp", "init.scale": 0.3, "optimizer.learning_rate": 1e-3, "task.dim": 1},
+    {"model.activation": "linear", "task.dim": 5, "model.hidden": [7], "init.biases": "normal"},
 ]
 
 
@@ -78,7 +77,7 @@ def test_initial_loss_matches_float64_closed_form():
 def test_convergence_freezes_like_general_path():
     """A loose grad_tol: networks converge at various steps and stop moving, as in train_one."""
     general, fast, to_np = both(small(**{"train.grad_tol": 0.05, "train.steps": 60}))
-    assert 0 < np.sum(np.asarray(general.status) == 0) < 64  # a mix of converged and running
+    assert 0 < np.sum(np.asarray(general.status) == 0) < 48  # a mix of converged and running
     np.testing.assert_array_equal(fast.status, general.status)
     np.testing.assert_array_equal(fast.steps, general.steps)
     np.testing.assert_allclose(fast.trajectory, general.trajectory, rtol=1e-4, atol=1e-6)
@@ -105,7 +104,7 @@ def test_divergence_keeps_last_finite_params_like_general_path():
 
 def test_long_horizon_statistically_equal():
     """2000 steps on 256 networks: same outcomes for nearly every network, same fractions."""
-    study = small(**{"n_inits": 256, "train.steps": 2000, "task.n_points": 64, "train.trajectory_points": 20})
+    study = small(**{"n_inits": 256, "train.steps": 1500, "task.n_points": 64, "train.trajectory_points": 20})
     general, fast, _ = both(study)
     g_status, f_status = np.asarray(general.status), np.asarray(fast.status)
     assert np.mean(g_status == f_status) >= 0.95
