@@ -87,7 +87,7 @@ def cluster_minima(
     n_clusters: int | None = None,
     max_clusters: int = 12,
     seed: int = 0,
-    chunk_size: int = 65536,
+    chunk_size: int = 16384,
 ) -> Clusters:
     """Hierarchical clustering of a sample, then nearest-centroid assignment of everyone.
 

@@ -527,7 +527,7 @@ def types_group_arrays(analysis: dict[str, Any], thresholds: Thresholds = Thresh
             "type_names": np.array(names, dtype=str),
             **table,
         }
-        attrs["clusters_method"] = found.description
+        attrs["clusters_method"] = found.description + "; embedding: " + analysis["embedding"]
         attrs["adjusted_rand_index"] = float(analysis["adjusted_rand"])
         attrs["cluster_purity"] = float(table["contingency"].max(axis=1).sum() / max(table["contingency"].sum(), 1))
     return arrays, attrs
@@ -608,7 +608,13 @@ def classify_run(
             features, run.n_inits, sample_size=sample_size, n_clusters=n_clusters, max_clusters=max_clusters, seed=seed
         )
         table = clustering.cluster_summary(found.assignment, final_loss, result["label"], names)
-        out.update(clusters=found, cluster_summary=table, adjusted_rand=clustering.adjusted_rand_index(table["contingency"]))
+        out.update(
+            clusters=found,
+            cluster_summary=table,
+            adjusted_rand=clustering.adjusted_rand_index(table["contingency"]),
+            embedding=f"predictions on {probe.shape[0]} probe inputs (RMS distance)"
+            + (f" + canonical parameters (weight {param_weight})" if "canonical" in result else ""),
+        )
     return out
 
 

@@ -42,6 +42,8 @@ VALLEY_MERGED = net([[1, 0], [-2, 0], [-1, 0]], [0, 0, 0], [1, 0.25, 0.5])
 VALLEY_DEAD = net([[0.6, 0.8], [-0.6, -0.8], [0, 1]], [0.1, -0.1, -5], [1, 1, 1])  # unit 2 never active on [-1, 1]^2
 FULLY_DEAD = net([[1, 0], [-1, 0], [0, 1]], [-3, -3, -3], [1, 1, 1], output_bias=0.7)
 SINGLE_RAMP = net([[1, 0], [-1, 0], [0, 1]], [0, -3, -3], [1, 1, 1])
+# unit 2 is live on a few points near the top edge, with a tiny effect: negligible, not significant
+VALLEY_NEGLIGIBLE = net([[1, 0], [-1, 0], [0, 1]], [0, 0, -0.95], [1, 1, 1])
 WEDGE = net([[1, 0], [0, 1], [-1, 0]], [-0.2, -0.2, -4], [1, 1, 1])
 BENT_RAMP = net([[1, 0], [1, 0], [0, 1]], [0, -0.5, -4], [1, 1, 1])
 # a valley made of one hinge plus a unit active on every point (linear there): relu(x0) - x0/2 ~ |x0|/2
@@ -58,6 +60,7 @@ def test_hand_built_minima_get_their_known_types_and_causes():
         "wedge": WEDGE,
         "bent ramp": BENT_RAMP,
         "valley linear": VALLEY_LINEAR,
+        "valley negligible": VALLEY_NEGLIGIBLE,
     }
     result = classify(list(cases.values()))
     labels = dict(zip(cases, result["label"]))
@@ -70,6 +73,7 @@ def test_hand_built_minima_get_their_known_types_and_causes():
         "wedge": "wedge",
         "bent ramp": "bent_ramp",
         "valley linear": "valley",
+        "valley negligible": "valley",
     }
     causes = dict(zip(cases, result["cause"]))
     assert causes["pyramid"] == "k=3 of 3; dead 0, negligible 0, merged 0"
@@ -77,7 +81,9 @@ def test_hand_built_minima_get_their_known_types_and_causes():
     assert causes["valley dead"] == "k=2 of 3; dead 1, negligible 0, merged 0"
     assert causes["fully dead"] == "k=0 of 3; dead 3, negligible 0, merged 0"
     assert causes["single ramp"] == "k=1 of 3; dead 2, negligible 0, merged 0"
-    np.testing.assert_array_equal(result["gradient_rank"], [2, 1, 1, 0, 1, 2, 1, 1])
+    assert causes["valley negligible"] == "k=2 of 3; dead 0, negligible 1, merged 0"
+    assert 0 < result["active_fraction"][-1, 2] < 0.05  # live, but on a handful of points
+    np.testing.assert_array_equal(result["gradient_rank"], [2, 1, 1, 0, 1, 2, 1, 1, 1])
 
 
 def test_pyramid_diagnostics_by_hand():

@@ -50,13 +50,18 @@ def classify_and_report(path: str | Path, figures: str | Path | None, cluster: b
     if np.any(at_limit[summary["names"] != "unconverged"]):
         parts = ", ".join(f"{t} {int(c)}" for t, c in zip(summary["names"], at_limit) if c and t != "unconverged")
         lines.append(f"  ran out of steps on a loss plateau (labelled by shape): {parts}")
+    unfinished = analysis["result"]["label"] == "unconverged"
+    if np.any(unfinished):
+        shapes, counts = np.unique(analysis["result"]["shape"][unfinished], return_counts=True)
+        parts = ", ".join(f"{t} {int(c)}" for t, c in sorted(zip(shapes, counts), key=lambda item: -item[1]))
+        lines.append(f"  unconverged (loss still falling at the step limit), shape so far: {parts}")
     if cluster:
         from ..clustering import format_contingency, purity
 
         found, table = analysis["clusters"], analysis["cluster_summary"]
         lines.append("")
         lines.append(f"clusters without rules: {found.description}.")
-        lines.append("  embedding: predictions on 256 probe inputs (RMS distance) + canonical parameters (weight 0.5)")
+        lines.append(f"  embedding: {analysis['embedding']}")
         lines.append(format_contingency(table["contingency"], [str(t) for t in summary["names"]], table, found.medoids))
         lines.append(
             f"  agreement with the rule-based types: adjusted Rand index {analysis['adjusted_rand']:.3f}, "
