@@ -50,7 +50,7 @@ def test_sigkill_at_a_random_moment_then_resume_matches_an_uninterrupted_run(tmp
     study_file = tmp_path / "kill.toml"
     study_file.write_text(KILL_STUDY)
     victim = tmp_path / "victim.h5"
-    proc = _cli("run", str(study_file), "--out", str(victim), "--quiet", cwd=tmp_path)
+    proc = _cli("run", str(study_file), "--out", str(victim), "--quiet", "--no-classify", cwd=tmp_path)
     # Read the file while the study writes it (concurrent use), then kill it mid-study.
     reads, deadline = 0, time.time() + 120
     kill_after_chunks = random.Random(os.getpid()).randint(1, 6)
@@ -74,7 +74,7 @@ def test_sigkill_at_a_random_moment_then_resume_matches_an_uninterrupted_run(tmp
         assert 0 < done.sum() < done.size
     info = subprocess.run([sys.executable, "-m", "landscape", "info", str(victim)], capture_output=True, text=True)
     assert info.returncode == 0 and "INCOMPLETE" in info.stdout, info.stderr
-    resumed = subprocess.run([sys.executable, "-m", "landscape", "run", "--resume", "--out", str(victim), "--quiet"], cwd=tmp_path, capture_output=True, text=True)
+    resumed = subprocess.run([sys.executable, "-m", "landscape", "run", "--resume", "--out", str(victim), "--quiet", "--no-classify"], cwd=tmp_path, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     whole = tmp_path / "whole.h5"
     run_study(study_from_toml(KILL_STUDY), whole, quiet=True)
@@ -144,7 +144,7 @@ def test_bad_cli_arguments_fail_cleanly_without_a_file(tmp_path_factory, flag, v
     folder = tmp_path_factory.mktemp("cli")
     out = folder / "out.h5"
     try:
-        code = main(["run", flag, value, "--out", str(out), "--quiet", "--steps", "1", "--inits", "1"] if flag not in ("--steps", "--inits") else ["run", flag, value, "--out", str(out), "--quiet"])
+        code = main(["run", flag, value, "--out", str(out), "--quiet", "--no-classify", *(["--steps", "1", "--inits", "1"] if flag not in ("--steps", "--inits") else [])])
     except SystemExit as exit_:  # argparse's own type errors
         code = exit_.code
     if code == 0:  # a value that happens to be valid (e.g. --seed 0): the run must be complete
