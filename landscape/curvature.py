@@ -24,23 +24,25 @@ unit that is live on the data has one flat direction, positive rescaling
 ``(w_in, b, w_out) -> (a w_in, a b, w_out / a)``, with tangent ``(w_in, b, -w_out)``. A unit
 dead on all data (pre-activation <= 0 at every point) leaves the loss unchanged under small
 moves of its incoming weights and bias and of its outgoing weights: each of those parameters
-is a flat direction (``fan_in + 1 + fan_out``; 4 for a 2-3-1 unit). The prediction is a lower
-bound: units active on every point act linearly, and a linear unit's bias trades against the
-output bias (and two linear units share a linear map), giving extra flat directions; merged
-units (same hyperplane) give one more each. ``n_linear_units`` is stored to read mismatches.
-Activations without positive homogeneity (tanh, ...) get no prediction (``-1``).
+is a flat direction (``fan_in + 1 + fan_out``; 4 for a 2-3-1 unit). A unit active on every
+point acts linearly: in a one-hidden-layer MLP its bias trades against the output bias, and
+``L`` linear units together write one affine map with too many parameters, which adds
+``L (d + 1) - d`` flat directions (see :func:`symmetry_directions`). Merged units (same
+hyperplane) would add one more each and are not predicted. Activations without positive
+homogeneity (tanh, ...) get no prediction (``-1``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .lanczos import hessian_vector_product, hutchpp_trace, extreme_eigenpairs, slq_nodes_weights
+from .lanczos import extreme_eigenpairs, hessian_vector_product, hutchpp_trace, slq_nodes_weights
 
 Params = Any
 Loss = Callable[[Params, jax.Array, jax.Array], jax.Array]  # (params, x, y) -> scalar
@@ -115,7 +117,7 @@ def mlp_mse_hessian(leaky_slope: float = 0.0) -> HessianFn:
         width = z.shape[1]
         rows = []
         for unit in range(width):  # u_j: unit j's incoming cross terms; e_j: the a_j position
-            unit_tree = [jax.tree.map(lambda leaf: jnp.zeros_like(leaf).at[..., unit].set(leaf[..., unit]), cross_tree[0]), cross_tree[1]]
+            unit_tree = [jax.tree.map(lambda leaf, unit=unit: jnp.zeros_like(leaf).at[..., unit].set(leaf[..., unit]), cross_tree[0]), cross_tree[1]]
             rows.append(ravel_pytree(unit_tree)[0])
         cross = jnp.stack(rows)  # (h, n_params)
         a_positions = ravel_pytree([jax.tree.map(jnp.zeros_like, hidden), {**{k: jnp.zeros_like(v) for k, v in output.items()}, "w": jnp.arange(1, width + 1, dtype=z.dtype)[:, None]}])[0]
@@ -194,46 +196,84 @@ def _unit_parameter_masks(params: Params) -> list[tuple[int, int, np.ndarray, np
     return units
 
 
-def symmetry_directions(params: Params, x: jax.Array, activation: str = "relu") -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
+def _flat_position(params: Params, layer: int, name: str, index: tuple[int, ...]) -> int:
+    """Static index in the ``ravel_pytree`` vector of ``params[layer][name][index]``."""
+    marker = jax.tree.map(lambda leaf: np.zeros(np.shape(leaf)), params)
+    marker[layer][name][index] = 1.0
+    return int(np.flatnonzero(np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(marker)]))[0])
+
+
+def symmetry_directions(params: Params, x: jax.Array, activation: str = "relu", leaky_slope: float = 0.01) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
     """Flat directions predicted by the symmetries of one MLP, as explicit vectors.
 
-    For each hidden unit, one candidate column for rescaling (kept if the unit is live, or for
-    every unit under leaky ReLU) and one unit vector per parameter of the unit (kept if the unit
-    is dead under ReLU). Shapes are static so this ``vmap``-s over networks.
+    For each hidden unit: one candidate column for rescaling (kept if the unit is live, or for
+    every unit under leaky ReLU); one unit vector per parameter of the unit (kept if the unit is
+    dead under ReLU); and, in one-hidden-layer MLPs with both biases, the bias trade
+    ``e_{b_j} - s_j a_j e_c`` (kept if the unit is linear on the data, ``s_j`` its slope there).
+    Shapes are static, so this ``vmap``-s over networks.
+
+    The predicted count adds, for one-hidden-layer MLPs with ``L >= 1`` linear units (active on
+    every point; under leaky ReLU also negative on every point), the flat directions of an affine
+    map written with too many parameters: ``L (d + 1) - d`` with an output bias, ``(L - 1)(d + 1)``
+    without, beyond their ``L`` rescalings (``d`` = input dimension; for ``L = 1`` with an output
+    bias that is the bias trade). Units are live/dead/linear on the run's data.
 
     Args:
       params: one MLP's parameter list; x: ``(n_points, in_dim)``.
       activation: the MLP's activation name (prediction only for ``relu``/``leaky_relu``).
+      leaky_slope: the negative-side slope of ``leaky_relu``.
     Returns:
       ``directions`` (n_params, n_candidates), ``keep`` (n_candidates,) bool, and counts
-      ``n_live_units``, ``n_dead_units``, ``n_linear_units`` (active on every point),
-      ``n_zero_predicted`` (-1 when the activation has no such symmetry).
+      ``n_live_units``, ``n_dead_units``, ``n_linear_units``, ``n_zero_linear`` (the affine
+      term above), ``n_zero_predicted`` (-1 when the activation has no such symmetry).
     """
     from .models import activation_function, hidden_preactivations
 
     flat, _ = ravel_pytree(params)
     n_params = flat.shape[0]
-    preacts = hidden_preactivations(params, x, activation_function(activation if activation in HOMOGENEOUS else "relu"))
+    preacts = hidden_preactivations(params, x, activation_function(activation if activation in HOMOGENEOUS else "relu", leaky_slope))
+    one_hidden = len(params) == 2
+    bias_trade = one_hidden and "b" in params[0] and "b" in params[-1] and np.shape(params[-1]["w"])[1] == 1
     columns, keep = [], []
     dead_cover = jnp.zeros((n_params,), bool)
     n_live = n_dead = n_linear = jnp.zeros((), jnp.int32)
     for layer, unit, member, sign in _unit_parameter_masks(params):
         z = preacts[layer][:, unit]
         dead = jnp.all(z <= 0) if activation == "relu" else jnp.zeros((), bool)
+        all_negative = jnp.all(z < 0) if activation == "leaky_relu" else jnp.zeros((), bool)
+        linear = jnp.all(z > 0) | all_negative
         n_dead += dead
         n_live += ~dead
-        n_linear += jnp.all(z > 0)
+        n_linear += linear
         columns.append(flat * sign)
         keep.append(~dead)
         for position in np.flatnonzero(member):
             columns.append(jnp.zeros((n_params,), flat.dtype).at[position].set(1.0))
             keep.append(dead)
         dead_cover = dead_cover | (dead & jnp.asarray(member))
-    predicted = n_live + jnp.sum(dead_cover).astype(jnp.int32)
+        if bias_trade:
+            slope = jnp.where(all_negative, leaky_slope, 1.0)
+            outgoing = params[1]["w"][unit, 0]
+            column = jnp.zeros((n_params,), flat.dtype).at[_flat_position(params, 0, "b", (unit,))].set(1.0)
+            columns.append(column.at[_flat_position(params, 1, "b", (0,))].set(-slope * outgoing))
+            keep.append(linear)
+    in_dim = np.shape(params[0]["w"])[0]
+    if one_hidden:
+        with_output_bias = "b" in params[-1]
+        n_zero_linear = jnp.where(n_linear > 0, n_linear * (in_dim + 1) - in_dim if with_output_bias else (n_linear - 1) * (in_dim + 1), 0)
+    else:
+        n_zero_linear = jnp.zeros((), jnp.int32)
+    predicted = n_live + jnp.sum(dead_cover).astype(jnp.int32) + n_zero_linear
     if activation not in HOMOGENEOUS:
         predicted = jnp.full((), -1, jnp.int32)
         keep = [jnp.zeros((), bool) for _ in keep]
-    counts = {"n_live_units": n_live, "n_dead_units": n_dead, "n_linear_units": n_linear, "n_zero_predicted": predicted}
+    counts = {
+        "n_live_units": n_live,
+        "n_dead_units": n_dead,
+        "n_linear_units": n_linear,
+        "n_zero_linear": n_zero_linear.astype(jnp.int32),
+        "n_zero_predicted": predicted,
+    }
     return jnp.stack(columns, axis=1), jnp.stack(keep), counts
 
 
@@ -266,6 +306,7 @@ def dense_curvature_one(
     zero_rtol: float = ZERO_RTOL,
     zero_atol: float = ZERO_ATOL,
     with_vectors: bool = False,
+    leaky_slope: float = 0.01,
 ) -> dict[str, jax.Array]:
     """Everything the dense path computes for ONE network.
 
@@ -285,7 +326,7 @@ def dense_curvature_one(
     tolerance = zero_tolerance(eigenvalues, zero_rtol, zero_atol)
     out = {"eigenvalues": eigenvalues, "zero_tolerance": tolerance, **spectrum_statistics(eigenvalues, tolerance)}
     if activation is not None:
-        directions, keep, counts = symmetry_directions(params, x, activation)
+        directions, keep, counts = symmetry_directions(params, x, activation, leaky_slope)
         out.update(counts)
         out.update(symmetry_check(hessian, eigenvalues, eigenvectors, tolerance, directions, keep))
     if with_vectors:
@@ -318,10 +359,11 @@ def map_chunks(function: Callable[[Params], dict[str, jax.Array]], batched_param
 
 
 def make_dense_batch(hessian_fn: HessianFn, x: jax.Array, y: jax.Array, activation: str | None = "relu",
-                     zero_rtol: float = ZERO_RTOL, zero_atol: float = ZERO_ATOL, with_vectors: bool = False) -> Callable[[Params], dict[str, jax.Array]]:
+                     zero_rtol: float = ZERO_RTOL, zero_atol: float = ZERO_ATOL, with_vectors: bool = False,
+                     leaky_slope: float = 0.01) -> Callable[[Params], dict[str, jax.Array]]:
     """``jit(vmap(dense_curvature_one))`` over networks, data closed over."""
     def one(params: Params) -> dict[str, jax.Array]:
-        return dense_curvature_one(hessian_fn, params, x, y, activation, zero_rtol, zero_atol, with_vectors)
+        return dense_curvature_one(hessian_fn, params, x, y, activation, zero_rtol, zero_atol, with_vectors, leaky_slope)
 
     return jax.jit(jax.vmap(one))
 
@@ -337,6 +379,7 @@ def dense_curvature(
     chunk_size: int = 2048,
     with_vectors: bool = False,
     dtype: Any = None,
+    leaky_slope: float = 0.01,
 ) -> dict[str, np.ndarray]:
     """Exact spectra and derived quantities of every network of a batch.
 
@@ -354,7 +397,7 @@ def dense_curvature(
     if dtype is not None:
         batched_params = jax.tree.map(lambda leaf: np.asarray(leaf, dtype), batched_params)
         x, y = np.asarray(x, dtype), np.asarray(y, dtype)
-    batch = make_dense_batch(hessian_fn, jnp.asarray(x), jnp.asarray(y), activation, zero_rtol, zero_atol, with_vectors)
+    batch = make_dense_batch(hessian_fn, jnp.asarray(x), jnp.asarray(y), activation, zero_rtol, zero_atol, with_vectors, leaky_slope)
     return map_chunks(batch, batched_params, chunk_size)
 
 
@@ -488,7 +531,7 @@ def type_summary(curvature: dict[str, np.ndarray], labels: np.ndarray) -> dict[s
             values = curvature[field][finite]
             values = values[np.isfinite(values)]
             q = np.quantile(values, [0.25, 0.5, 0.75]) if values.size else np.full(3, np.nan)
-            for suffix, value in zip(("q25", "median", "q75"), q):
+            for suffix, value in zip(("q25", "median", "q75"), q, strict=True):
                 table.setdefault(f"{field}_{suffix}", []).append(float(value))
         if "n_near_zero" in curvature:
             near, predicted = curvature["n_near_zero"][finite], curvature.get("n_zero_predicted", np.full(finite.sum(), -1))

@@ -133,6 +133,20 @@ def test_exact_fit_null_space_matches_symmetry(dead_unit, expected):
         assert int(again["n_near_zero"]) == expected
 
 
+def test_linear_unit_adds_the_bias_trade():
+    """A unit active on every point: its bias trades against the output bias (one more zero)."""
+    with jax.enable_x64(True):
+        model = mlp()
+        x, _ = data(300)
+        params = teacher_params()
+        params[0]["b"] = params[0]["b"].at[1].set(3.0)  # |w| = 1, so z > 0 on all of [-1, 1]^2
+        y = model.apply(params, x)
+        out = jax.jit(lambda p: curvature.dense_curvature_one(curvature.hessian_function(model), p, x, y, "relu"))(params)
+        assert int(out["n_linear_units"]) == 1 and int(out["n_zero_linear"]) == 1
+        assert int(out["n_zero_predicted"]) == 4 and int(out["n_near_zero"]) == 4
+        assert float(out["symmetry_residual"]) < 1e-12 and float(out["symmetry_outside_null"]) < 1e-8
+
+
 def test_hand_built_saddle_is_labelled_a_saddle():
     """Output weights 0, targets orthogonal to every unit's output: a critical point where the
     (a_j, w_j) blocks [[p, q], [q, 0]] with q != 0 have negative eigenvalues."""
@@ -169,7 +183,7 @@ def test_lanczos_extremes_match_known_spectrum():
         full = jax.jit(lambda key: extreme_eigenpairs(matvec, spectrum.size, 3, key, n_steps=spectrum.size, dtype=jnp.float64))(jax.random.PRNGKey(0))
         np.testing.assert_allclose(full["top_values"], [10.0, 6.0, 4.0], atol=1e-10)
         np.testing.assert_allclose(full["bottom_values"], [-3.0, -1.0, 0.0], atol=1e-10)
-        for value, vector in zip(full["top_values"], full["top_vectors"]):
+        for value, vector in zip(full["top_values"], full["top_vectors"], strict=True):
             assert float(jnp.linalg.norm(matrix @ vector - value * vector)) < 1e-8
         # fewer steps than the dimension: the well-separated extremes still converge
         part = jax.jit(lambda key: extreme_eigenpairs(matvec, spectrum.size, 2, key, n_steps=25, dtype=jnp.float64))(jax.random.PRNGKey(1))

@@ -86,8 +86,9 @@ def main(args: argparse.Namespace) -> int:
             raise RunFileError(f"{run.path}: hessian supports scalar-output networks only (y has shape {y.shape})")
         final_params = run.final_params
         labels, representatives, label_source = _labels(run)
-        if representatives is None:
-            representatives = curvature.default_representatives(labels, run.final_loss)
+        # every type present gets a representative (the types group's, else the lowest loss)
+        representatives = {**curvature.default_representatives(labels, run.final_loss), **(representatives or {})}
+        representatives = {t: i for t, i in representatives.items() if t in set(labels.tolist())}
         status, name = run.status, run.name
 
     with jax.enable_x64(True):  # Hessians in float64 whatever the training dtype: clean null spaces
@@ -100,7 +101,9 @@ def main(args: argparse.Namespace) -> int:
         key = jax.random.PRNGKey(args.seed)
         start = time.perf_counter()
         if args.method == "dense":
-            result = curvature.dense_curvature(hessian_fn, final_params, x, y, activation, rtol, atol, args.chunk_size, dtype=dtype)
+            result = curvature.dense_curvature(
+                hessian_fn, final_params, x, y, activation, rtol, atol, args.chunk_size, dtype=dtype, leaky_slope=study.model.leaky_slope
+            )
         else:
             result = curvature.lanczos_curvature(
                 curvature.loss_of_model(model), final_params, x, y, key, args.top_k, zero_rtol=rtol, zero_atol=atol,
@@ -123,7 +126,7 @@ def main(args: argparse.Namespace) -> int:
         pad = 0.05 * (high - low or 1.0)
         grid = np.linspace(low - pad, high + pad, DENSITY_POINTS)
         sigma = (high - low or 1.0) / 200
-        slq_curves = np.stack([np.asarray(slq_density(jnp.asarray(n), jnp.asarray(w), jnp.asarray(grid), sigma)) for n, w in zip(slq_nodes, slq_weights)])
+        slq_curves = np.stack([np.asarray(slq_density(jnp.asarray(n), jnp.asarray(w), jnp.asarray(grid), sigma)) for n, w in zip(slq_nodes, slq_weights, strict=True)])
         exact_curves = np.stack([np.asarray(exact_density(jnp.asarray(ev), jnp.asarray(grid), sigma)) for ev in rep["eigenvalues"]])
 
     summary = curvature.type_summary(result, labels)
@@ -161,9 +164,13 @@ def main(args: argparse.Namespace) -> int:
           f"zero tolerance {rtol:g} * max|lambda| + {atol:g}")
     if args.method == "dense":
         match = result["n_near_zero"] == result["n_zero_predicted"]
-        print(f"  near-zero eigenvalues equal the symmetry prediction for {match.mean():.0%} of networks "
-              f"({np.mean(match[status == 0]):.0%} of converged ones); extra flat directions come from units active on every point "
-              f"(n_linear_units > 0) and unconverged networks")
+        converged = status == 0
+        print(f"  near-zero eigenvalues equal the symmetry prediction for {int(match.sum())} of {match.size} networks "
+              f"({int(match[converged].sum())} of {int(converged.sum())} converged ones): rescaling per live unit, "
+              f"incoming+bias+outgoing per dead unit, affine redundancy of units linear on the data")
+    saddle = np.asarray(result["is_saddle"], bool)
+    print(f"  saddles (an eigenvalue below -tolerance): {int(saddle.sum())}, of which {int(np.sum(saddle & (status == 0)))} converged "
+          f"(the others stopped at max_steps, still moving)")
     print(f"  stored in {args.run}:/hessian")
 
     if not args.no_figures:
@@ -180,6 +187,6 @@ def main(args: argparse.Namespace) -> int:
         written = []
         written += save_figure(curvature_plots.spectra_by_type(eigenvalues, labels, result["zero_tolerance"], type_names), folder, "spectra_by_type")
         written += save_figure(curvature_plots.top_eigenvalue_by_type(result["max_eigenvalue"], result["trace"], labels, type_names, result["is_saddle"]), folder, "top_eigenvalue_by_type")
-        written += save_figure(curvature_plots.spectral_density(grid, slq_curves, exact_curves, rep["eigenvalues"], [f"{t} (net {i})" for t, i in zip(type_names, rep_index)]), folder, "slq_density")
+        written += save_figure(curvature_plots.spectral_density(grid, slq_curves, exact_curves, rep["eigenvalues"], [f"{t} (net {i})" for t, i in zip(type_names, rep_index, strict=True)]), folder, "slq_density")
         print(f"  figures: {', '.join(str(p) for p in written if p.suffix == '.png')}")
     return 0

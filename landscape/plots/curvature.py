@@ -6,7 +6,7 @@ stores); nothing here computes a landscape quantity.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -44,7 +44,7 @@ def spectra_by_type(
     axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True, squeeze=False)[0])
     finite = np.abs(eigenvalues[np.isfinite(eigenvalues)])
     floor = 1e-12 * (finite.max() if finite.size and finite.max() > 0 else 1.0)  # exact zeros drawn here
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=True):
         members = np.flatnonzero((labels == name) & np.all(np.isfinite(eigenvalues), axis=1))
         sample = rng.choice(members, size=min(max_per_type, members.size), replace=False) if members.size else members
         rank = np.arange(1, eigenvalues.shape[1] + 1)
