@@ -74,7 +74,7 @@ def time_project(n: int, steps: int, points: int, hidden: int) -> dict:
     study = study_for(n, steps, points, hidden)
     t0 = time.perf_counter()
     prepared = runner.prepare(study)
-    chunk = runner.auto_chunk_size(study, prepared.dataset.out_dim, prepared.n_devices)
+    chunk = runner.auto_chunk_size(study, prepared.dataset.out_dim, prepared.n_devices, prepared.trainer_kind)
     x = jnp.asarray(prepared.dataset.x, prepared.dtype)
     y = jnp.asarray(prepared.dataset.y, prepared.dtype)
     keys = network_keys(study.seed, np.arange(chunk))

@@ -104,11 +104,12 @@ def prepare(
     return Prepared(study, dataset, model, spec, loss_fn, dtype, make_batch_init(model), trainer, kind, n_devices)
 
 
-def auto_chunk_size(study: Study, out_dim: int, n_devices: int = 1) -> int:
+def auto_chunk_size(study: Study, out_dim: int, n_devices: int = 1, trainer_kind: str = "general") -> int:
     """Networks per chunk so that one chunk's working set stays near ``CHUNK_MEMORY_BYTES``.
 
     Per network: activations and their gradients for every point (a few copies per layer),
-    plus the per-step loss record. A multiple of the device count.
+    plus the per-step loss record. The fast path (``trainer_kind="fast_mlp"``) keeps only
+    parameters, optimiser state and the recorded losses. A multiple of the device count.
     """
     if study.train.chunk_size:
         return study.train.chunk_size
@@ -116,6 +117,8 @@ def auto_chunk_size(study: Study, out_dim: int, n_devices: int = 1) -> int:
     points = study.train.batch_size or study.task.n_points
     width = study.task.dim + sum(study.model.hidden) + out_dim
     per_net = itemsize * (6 * points * width + study.train.steps + 64)
+    if trainer_kind == "fast_mlp":
+        per_net = itemsize * (8 * (study.task.dim + 2) * sum(study.model.hidden) + study.train.trajectory_points + 64)
     cap = max(n_devices, min(MAX_AUTO_CHUNK, CHUNK_MEMORY_BYTES // per_net, study.n_inits))
     n_chunks = math.ceil(study.n_inits / cap)
     chunk = math.ceil(study.n_inits / n_chunks)  # even chunks: the padded last one wastes little
@@ -195,9 +198,8 @@ def run_study(
             raise StudyError(f"{out}: already exists; pass --overwrite to replace it or --resume to continue it")
 
     prepared = prepare(study, model, target, loss_fn)
-    n_devices = len(jax.devices())
     if not resume:
-        chunk_size = auto_chunk_size(study, prepared.dataset.out_dim, n_devices)
+        chunk_size = auto_chunk_size(study, prepared.dataset.out_dim, prepared.n_devices, prepared.trainer_kind)
         _create(out, prepared, chunk_size)
     with Run(out) as run:
         chunk_size = int(run.attrs["chunk_size"])

@@ -281,12 +281,14 @@ static void train_block(const Config& c, const float* X, const float* Y, const f
     if (!any_running) break;
     loss_and_grad<A, DD>(c, X, Y, w);
     propose(c, w, t + 1);  // running lanes have moved at every earlier step: optax count = t + 1
+    float bad[V] = {};  // any updated parameter not finite (|x| <= FLT_MAX is false for inf and NaN)
+    for (int i = 0; i < P; i++)
+      for (int k = 0; k < V; k++) bad[k] += std::fabs(w.np[i * V + k]) <= 3.4028234663852886e38f ? 0.f : 1.f;
     for (int k = 0; k < V; k++) {
       bool running = status[k] == MAX_STEPS;
       bool finite = std::isfinite(w.loss[k]) && std::isfinite(w.gnorm[k]);
       bool converged = finite && w.gnorm[k] < c.grad_tol;
-      bool new_finite = true;
-      for (int i = 0; i < P; i++) new_finite &= std::isfinite(w.np[i * V + k]);
+      bool new_finite = bad[k] == 0.f;
       bool diverged = !finite || !new_finite;
       bool m_ = running && !converged && !diverged;
       move[k] = m_ ? 1.f : 0.f;
