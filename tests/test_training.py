@@ -23,7 +23,7 @@ from tests.conftest import small_study
 
 
 def test_batched_training_equals_training_each_network_alone():
-    prepared = prepare(small_study(n_inits=6, **{"train.steps": 150}))
+    prepared = prepare(small_study(n_inits=6, **{"train.steps": 150}), fast=False)  # the vmapped general trainer; fast path: test_fast_path.py
     indices = np.arange(6)
     init, batched = train_networks(prepared, indices)
     objective = make_objective(prepared.model)
