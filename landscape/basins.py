@@ -217,8 +217,8 @@ def plane_inits(base_params: Any, axes: list[Axis], coords_a: np.ndarray, coords
 # Classification (issue 3's contract), with a loss-only stand-in while it is absent.
 
 
-def solution_labels(prepared: Any, result: Any, success_loss: float = 1e-2) -> np.ndarray:
-    """``(n,)`` str solution types of trained networks, by :func:`landscape.solutions.classify_networks`.
+def solution_types(prepared: Any, result: Any, success_loss: float = 1e-2) -> dict[str, np.ndarray]:
+    """Solution types of trained networks, by :func:`landscape.solutions.classify_networks`.
 
     Used as in ``landscape classify``: the target's scale enables the flat-function test, and a
     network that ran out of steps is *unconverged* only if its loss was still falling over the
@@ -229,6 +229,10 @@ def solution_labels(prepared: Any, result: Any, success_loss: float = 1e-2) -> n
       result: a batched :class:`landscape.training.TrainResult` (NumPy or JAX leaves).
       success_loss: without ``landscape.solutions``, networks are labelled by outcome only:
         ``fit`` (final loss below this), ``misfit`` or ``diverged``.
+
+    Returns:
+      ``label (n,)`` str types (unconverged/diverged override the shape) and ``shape (n,)`` str,
+      the learned function's shape whatever the training status.
     """
     final_loss, status = np.asarray(result.final_loss), np.asarray(result.status)
     try:
@@ -250,10 +254,15 @@ def solution_labels(prepared: Any, result: Any, success_loss: float = 1e-2) -> n
             target_scale=target_scale,
             recent_loss_drop=drop,
         )
-        return np.asarray(out["label"]).astype(str)
+        return {"label": np.asarray(out["label"]).astype(str), "shape": np.asarray(out["shape"]).astype(str)}
     labels = np.where(np.isfinite(final_loss) & (final_loss < success_loss), "fit", "misfit").astype(object)
     labels[(status == Status.DIVERGED) | ~np.isfinite(final_loss)] = "diverged"
-    return labels.astype(str)
+    return {"label": labels.astype(str), "shape": labels.astype(str)}
+
+
+def solution_labels(prepared: Any, result: Any, success_loss: float = 1e-2) -> np.ndarray:
+    """``(n,)`` str solution types (the ``label`` of :func:`solution_types`)."""
+    return solution_types(prepared, result, success_loss)["label"]
 
 
 def have_solution_types() -> bool:
@@ -475,4 +484,5 @@ __all__ = [
     "plane_point",
     "random_direction",
     "solution_labels",
+    "solution_types",
 ]

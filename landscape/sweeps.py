@@ -278,7 +278,8 @@ class CellResult:
     steps_to_success: np.ndarray
     summary: SuccessSummary
     wall_seconds: float
-    labels: np.ndarray | None = None  # solution types (ReLU-family cells), str
+    labels: np.ndarray | None = None  # shape of the learned function (ReLU-family cells), str
+    types: np.ndarray | None = None  # solution types (status overrides shape), str
     trainer: str = "general"  # which batched trainer ran the cell (Prepared.trainer_kind)
 
 
@@ -306,8 +307,10 @@ def train_cell(study: Study) -> tuple[Any, Any, Any, float]:
 def run_cell(cell: Cell, success_loss: float, classify: Callable[..., np.ndarray] | None = None) -> CellResult:
     """Train one cell and judge it; ReLU-family cells are also labelled by ``classify``.
 
-    ``classify(prepared, batched TrainResult) -> (n,) str``, e.g.
-    :func:`landscape.basins.solution_labels`.
+    ``classify(prepared, batched TrainResult)`` returns ``(n,)`` str labels, or a dict with
+    ``label`` (types: unconverged/diverged override the shape) and ``shape`` (the learned
+    function's shape whatever the status), e.g. :func:`landscape.basins.solution_types`. The
+    breakdown counts shapes; networks whose type is ``unconverged`` are counted separately.
     """
     prepared, init, result, seconds = train_cell(cell.study)
     record_steps = np.asarray(prepared.spec.record_steps)
@@ -316,10 +319,13 @@ def run_cell(cell: Cell, success_loss: float, classify: Callable[..., np.ndarray
     trajectory = np.asarray(result.trajectory)
     success = success_mask(final_loss, status, success_loss)
     crossing = steps_to_success(trajectory, record_steps, success_loss)
-    labels = None
+    labels = types = None
     model = cell.study.model
     if classify is not None and model.activation in RELU_FAMILY:
-        labels = np.asarray(classify(prepared, result)).astype(str)
+        out = classify(prepared, result)
+        types = out if not isinstance(out, dict) else out["label"]
+        shapes = out if not isinstance(out, dict) else out.get("shape", out["label"])
+        types, labels = np.asarray(types).astype(str), np.asarray(shapes).astype(str)
     return CellResult(
         cell=cell,
         x=np.asarray(prepared.dataset.x),
@@ -337,6 +343,7 @@ def run_cell(cell: Cell, success_loss: float, classify: Callable[..., np.ndarray
         summary=SuccessSummary.of(success, crossing),
         wall_seconds=seconds,
         labels=labels,
+        types=types,
         trainer=str(getattr(prepared, "trainer_kind", "general")),
     )
 
@@ -347,9 +354,11 @@ def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
     preferred = [n for n in ("pyramid", "valley", "dead") if n in type_names]
     type_names = preferred + [n for n in type_names if n not in preferred]
     counts = np.full((len(results), len(type_names)), -1, dtype=np.int64)
+    still_moving = np.full(len(results), -1, dtype=np.int64)
     for row, r in enumerate(results):
         if r.labels is not None:
             counts[row] = type_counts(r.labels, type_names)
+            still_moving[row] = int(np.sum(r.types == "unconverged"))
     factor_base = {name: base_value(sweep.base, name, next((v for v in values if isinstance(v, dict)), None)) for name, values in sweep.config.factors.items()}
     return {
         "cell": np.array([r.cell.index for r in results], dtype=np.int64),
@@ -363,6 +372,8 @@ def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
         "wall_seconds": np.array([r.wall_seconds for r in results]),
         "trainer": np.array([r.trainer for r in results]),
         "type_counts": counts,
+        "still_moving": still_moving,
+        "median_final_loss": np.array([float(np.nanmedian(np.where(r.status == Status.DIVERGED, np.nan, r.final_loss))) if np.any(r.status != Status.DIVERGED) else float("nan") for r in results]),
         "type_names": type_names,
         "settings": [r.cell.settings for r in results],
         "factors": dict(sweep.config.factors),
@@ -376,7 +387,7 @@ def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
 def format_table(table: dict[str, Any], markdown: bool = True) -> str:
     """The success table as Markdown (one row per cell)."""
     names = list(table["type_names"])
-    head = ["cell", "setting", "success", "fraction [95% CI]", "median steps to success", "wall s", "trainer"] + names
+    head = ["cell", "setting", "success", "fraction [95% CI]", "median final loss", "median steps to success", "wall s", "trainer"] + names + ["still moving"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for row in range(len(table["cell"])):
         median = table["median_steps_to_success"][row]
@@ -385,12 +396,14 @@ def format_table(table: dict[str, Any], markdown: bool = True) -> str:
             str(table["label"][row]),
             f"{int(table['successes'][row])}/{int(table['n'][row])}",
             f"{table['fraction'][row]:.3f} [{table['ci_low'][row]:.3f}, {table['ci_high'][row]:.3f}]",
+            f"{table['median_final_loss'][row]:.2g}",
             "–" if not np.isfinite(median) else f"{median:.0f}",
             f"{table['wall_seconds'][row]:.1f}",
             str(table["trainer"][row]),
         ]
         counts = table["type_counts"][row]
         cells += ["" if counts[k] < 0 else str(int(counts[k])) for k in range(len(names))]
+        cells.append("" if table["still_moving"][row] < 0 else str(int(table["still_moving"][row])))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -472,8 +485,14 @@ def _write_cell(out: Path, result: CellResult) -> None:
         "steps_to_success": result.steps_to_success,
     }
     if result.labels is not None:
-        names = sorted(np.unique(result.labels).tolist())
-        arrays["types"] = {"label": np.searchsorted(np.array(names), result.labels).astype(np.int8), "label_names": json.dumps(names)}
+        names = sorted(np.unique(result.types).tolist())
+        shapes = sorted(np.unique(result.labels).tolist())
+        arrays["types"] = {
+            "label": np.searchsorted(np.array(names), result.types).astype(np.int8),
+            "label_names": json.dumps(names),
+            "shape": np.searchsorted(np.array(shapes), result.labels).astype(np.int8),
+            "shape_names": json.dumps(shapes),
+        }
     attrs = {
         "label": result.cell.label,
         "settings": json.dumps(result.cell.settings),
@@ -502,7 +521,7 @@ def _nest(flat: dict[str, np.ndarray]) -> dict[str, Any]:
     return root
 
 
-SUMMARY_ARRAYS = ("cell", "label", "n", "successes", "fraction", "ci_low", "ci_high", "median_steps_to_success", "wall_seconds", "trainer", "type_counts")
+SUMMARY_ARRAYS = ("cell", "label", "n", "successes", "fraction", "ci_low", "ci_high", "median_final_loss", "median_steps_to_success", "wall_seconds", "trainer", "type_counts", "still_moving")
 SUMMARY_ATTRS = ("type_names", "settings", "factors", "factor_base", "mode", "success_loss", "confidence", "total_seconds")
 
 

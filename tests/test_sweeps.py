@@ -142,16 +142,18 @@ def test_run_sweep_stores_every_cell_and_its_table(tmp_path):
         assert json.loads(stored[i]["settings"]) == cell.settings
         loss = stored[i]["train"]["final_loss"]
         assert table["successes"][i] == np.sum(loss < 0.05)
+        assert table["median_final_loss"][i] == pytest.approx(np.median(loss))
     # the ReLU cell is labelled, the tanh cell is not
     assert "types" in stored[0] and "types" not in stored[1]
     names = json.loads(stored[0]["types"]["label_names"])
     counts = dict(zip(table["type_names"], table["type_counts"][0]))
     assert sum(counts.values()) == 6 and np.all(table["type_counts"][1] == -1)
+    assert table["still_moving"].tolist() == [0, -1]
     assert counts.get("pyramid", 0) == np.sum(np.array(names)[stored[0]["types"]["label"]] == "pyramid")
 
     # the stored summary reads back as the in-memory one
     back = read_summary(path)
-    for key in ("successes", "n", "fraction", "ci_low", "ci_high", "type_counts"):
+    for key in ("successes", "n", "fraction", "ci_low", "ci_high", "type_counts", "still_moving", "median_final_loss"):
         np.testing.assert_array_equal(back[key], table[key])
     assert back["settings"] == table["settings"] and back["success_loss"] == 0.05
     markdown = format_table(back)
@@ -191,6 +193,10 @@ def test_sweep_command_end_to_end(tmp_path, capsys):
     assert "final full-data MSE < 0.05" in printed and "train.dropout=0.1" in printed
     assert (figures / "tiny-success.png").exists() and (figures / "tiny-types.png").exists()
     assert read_summary(out)["n"].tolist() == [4, 4]
+    with Run(out) as run:  # the real classifier stores types and shapes of the ReLU cells
+        types = run.group("sweep/cells/0/types")
+        assert {"label", "label_names", "shape", "shape_names"} <= set(types)
+        assert types["shape"].shape == (4,)
     # an existing file is kept unless --overwrite; a bad file is one clear error (exit 2)
     assert main(["sweep", str(path), "--out", str(out), "--quiet"]) == 2
     path.write_text("[sweep]\nmode = \"sideways\"\n\"model.hidden\" = [[3]]\n")

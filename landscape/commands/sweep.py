@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..basins import have_solution_types, solution_labels
+    from ..basins import have_solution_types, solution_types
     from ..plots import save_figure
     from ..plots.sweeps import success_by_factor_figure, type_breakdown_figure
     from ..runner import _device_metadata
@@ -51,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     out = Path(args.out) if args.out else Path("runs") / f"{sweep.name}.h5"
     success_loss = sweep.config.success_loss
-    classify = lambda prepared, result: solution_labels(prepared, result, success_loss)  # noqa: E731
+    classify = lambda prepared, result: solution_types(prepared, result, success_loss)  # noqa: E731
     if not have_solution_types():
         say("note: landscape.solutions is not available; ReLU cells are labelled fit/misfit by loss only")
     path, table = run_sweep(sweep, out, overwrite=args.overwrite, classify=classify, log=say)
@@ -68,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
         Path(args.markdown).write_text(header + "\n\n" + text + "\n")
     folder = Path(args.figures) if args.figures else Path("figures") / sweep.name
     paths = save_figure(success_by_factor_figure(table, lambda k, n: tuple(float(v) for v in wilson_interval(k, n)), title=f"{sweep.name}: {sweep.base.n_inits} inits per cell"), folder, f"{sweep.name}-success")
-    breakdown = type_breakdown_figure(table, title=f"{sweep.name}: solution types of ReLU-family cells")
+    breakdown = type_breakdown_figure(table, title=f"{sweep.name}: shape of the learned function after {sweep.base.train.steps} steps, ReLU-family cells")
     if breakdown is not None:
         paths += save_figure(breakdown, folder, f"{sweep.name}-types")
     print(f"sweep file: {path} (groups /sweep/cells/<i>, /sweep/summary)")

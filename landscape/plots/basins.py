@@ -22,7 +22,7 @@ TYPE_COLOURS = {
     "unconverged": "#f4a261",
     "diverged": "#000000",
 }
-OTHER_COLOURS = ["#fb8500", "#023047", "#90be6d", "#9d4edd", "#d62828"]
+OTHER_COLOURS = ["#7b2cbf", "#023047", "#90be6d", "#9d4edd", "#d62828"]
 
 
 def type_colours(names: list[str]) -> list[str]:

@@ -83,7 +83,7 @@ def success_by_factor_figure(table: dict[str, Any], wilson: Any, title: str = ""
 
 
 def type_breakdown_figure(table: dict[str, Any], title: str = "") -> Figure | None:
-    """Stacked bars of solution-type fractions for the ReLU-family cells (None if there are none)."""
+    """Stacked bars of shape fractions for the ReLU-family cells (None if there are none)."""
     counts = np.asarray(table["type_counts"])
     rows = [r for r in range(len(counts)) if counts.shape[1] and counts[r, 0] >= 0]
     if not rows:
@@ -100,6 +100,6 @@ def type_breakdown_figure(table: dict[str, Any], title: str = "") -> Figure | No
     ax.set_ylabel("fraction of networks")
     ax.set_ylim(0, 1)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="final type")
-    ax.set_title(title or "solution types of the ReLU-family cells", fontsize=10)
+    ax.set_title(title or "shape of the learned function, ReLU-family cells", fontsize=10)
     fig.tight_layout()
     return fig
