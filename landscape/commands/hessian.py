@@ -179,13 +179,14 @@ def main(args: argparse.Namespace) -> int:
 
         folder = Path(args.figures) if args.figures else Path("figures") / name / "hessian"
         if args.method == "dense":
-            eigenvalues = result["eigenvalues"]
+            eigenvalues, note = result["eigenvalues"], ""
         else:
             k = result["top_eigenvalues"].shape[1]
             overlap = max(0, 2 * k - n_params)
             eigenvalues = np.concatenate([result["bottom_eigenvalues"], result["top_eigenvalues"][:, ::-1][:, overlap:]], axis=1)
+            note = f"Lanczos: bottom {k} and top {k} of {n_params}"
         written = []
-        written += save_figure(curvature_plots.spectra_by_type(eigenvalues, labels, result["zero_tolerance"], type_names), folder, "spectra_by_type")
+        written += save_figure(curvature_plots.spectra_by_type(eigenvalues, labels, result["zero_tolerance"], type_names, note=note), folder, "spectra_by_type")
         written += save_figure(curvature_plots.top_eigenvalue_by_type(result["max_eigenvalue"], result["trace"], labels, type_names, result["is_saddle"]), folder, "top_eigenvalue_by_type")
         written += save_figure(curvature_plots.spectral_density(grid, slq_curves, exact_curves, rep["eigenvalues"], [f"{t} (net {i})" for t, i in zip(type_names, rep_index, strict=True)]), folder, "slq_density")
         print(f"  figures: {', '.join(str(p) for p in written if p.suffix == '.png')}")

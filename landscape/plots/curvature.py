@@ -28,12 +28,14 @@ def spectra_by_type(
     type_names: Sequence[str] | None = None,
     max_per_type: int = 40,
     seed: int = 0,
+    note: str = "",
 ) -> Figure:
     """One panel per type: each sampled network's eigenvalues sorted, ``|lambda|`` on a log scale.
 
     Args:
       eigenvalues: ``(n_nets, m)`` ascending (all, or bottom-k and top-k for Lanczos).
       labels: ``(n_nets,)`` type names; tolerance: ``(n_nets,)`` zero tolerance.
+      note: appended to the title (e.g. which eigenvalues a Lanczos run kept).
     Positive eigenvalues are blue dots, negative ones red crosses, those within the zero
     tolerance grey; a network's points are joined in order of the signed eigenvalue.
     """
@@ -70,7 +72,7 @@ def spectra_by_type(
     ]
     axes[0].plot([], [], color=NEAR_ZERO, ls="--", lw=0.8, label="median zero tolerance")
     axes[0].legend(handles=[*handles, axes[0].lines[-1]], fontsize=7, loc="lower right")
-    fig.suptitle("Hessian spectra at the final networks, by solution type", fontsize=10)
+    fig.suptitle("Hessian spectra at the final networks, by solution type" + (f" ({note})" if note else ""), fontsize=10)
     return fig
 
 
