@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from landscape import Study, runner
-from landscape.sharding import process_chunks
+from landscape.sharding import merge_run_files, process_chunks, run_process_share
 
 SCRIPT = textwrap.dedent(
     """
@@ -71,3 +71,21 @@ def test_process_chunks_partition():
     shares = [process_chunks(10, i, 3) for i in range(3)]
     assert sorted(sum(shares, [])) == list(range(10))
     assert shares[1] == [1, 4, 7]
+
+
+def test_multi_process_parts_merge_into_the_single_process_run(tmp_path):
+    """Two processes' shares, merged, equal the run made by one process."""
+    from landscape.storage import Run
+
+    study = Study().replace(**{"n_inits": 40, "train.steps": 30, "task.n_points": 64, "train.chunk_size": 16, "train.trajectory_points": 5})
+    whole = runner.run_study(study, tmp_path / "whole.h5", quiet=True)
+    parts = [run_process_share(study, tmp_path / f"part{i}.h5", i, 2) for i in range(2)]
+    with Run(parts[1]) as part:
+        assert part.chunk_done.tolist() == [False, True, False] and not part.complete
+    merged = merge_run_files(parts, tmp_path / "merged.h5")
+    with Run(merged) as m, Run(whole) as w:
+        assert m.complete and m.chunk_done.all()
+        for name in ("final_loss", "grad_norm", "status", "steps", "trajectory"):
+            np.testing.assert_array_equal(getattr(m, name), getattr(w, name))
+        for a, b in zip(__import__("jax").tree.leaves(m.final_params), __import__("jax").tree.leaves(w.final_params), strict=True):
+            np.testing.assert_array_equal(a, b)
