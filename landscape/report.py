@@ -26,9 +26,10 @@ import tempfile
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -61,8 +62,12 @@ def build_report(run_path: str | Path, out_dir: str | Path | None = None) -> Pat
     out = Path(out_dir) / "index.html" if out_dir is not None else report_path_for(run_path)
     with Run(run_path) as run:
         page = render_report(run)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html.tmp", dir=out.parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html.tmp", dir=out.parent)
+    except OSError as err:  # the CLI prints these as one line
+        kind = PermissionError if isinstance(err, PermissionError) else FileNotFoundError
+        raise kind(f"{out.parent}: cannot write the report there ({err.strerror or err})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(page)
@@ -301,7 +306,7 @@ def _training_section(run: Run) -> Section:
         2: "loss or parameters became NaN/inf",
         -1: "chunk not finished yet (interrupted run)",
     }
-    rows = [[_esc(STATUS_NAMES[c]), f"{k}", _pct(k / max(n, 1)), f"[{_pct(lo)}, {_pct(hi)}]", _esc(meaning[c])] for c, k, lo, hi in zip(codes, counts, low, high)]
+    rows = [[_esc(STATUS_NAMES[c]), f"{k}", _pct(k / max(n, 1)), f"[{_pct(lo)}, {_pct(hi)}]", _esc(meaning[c])] for c, k, lo, hi in zip(codes, counts, low, high, strict=True)]
     body = ""
     if run.has("sweep/summary"):
         body += '<p class="muted">This is a sweep file: the training numbers below are those of cell 0, the base study; the Sweep section compares all cells.</p>'
@@ -370,11 +375,14 @@ def _types_section(run: Run) -> Section:
     summary["confidence"] = float(confidence)
     causes = _read(run, f"{summary_path}/typical_cause")
     at_limit = _read(run, f"{summary_path}/max_steps")
+    from matplotlib.colors import to_hex
+
+    colours = {name: to_hex(colour) for name, colour in type_plots.type_colours(names).items()}  # "tab:green" is not CSS
     rows = []
     for i, name in enumerate(names):
         rep = int(summary["representative"][i])
         rows.append([
-            f'<span class="swatch" style="background:{type_plots.type_colours(names)[name]}"></span>{_esc(name)}',
+            f'<span class="swatch" style="background:{colours[name]}"></span>{_esc(name)}',
             f"{int(summary['count'][i])}",
             _pct(float(summary["fraction"][i])),
             f"[{_pct(float(summary['ci_low'][i]))}, {_pct(float(summary['ci_high'][i]))}]",
@@ -467,6 +475,11 @@ def _curvature_section(run: Run) -> Section:
     method = str(_read(run, "hessian:method", "dense"))
     summary_keys = list(_h5(run)["hessian/summary"].keys()) if run.has("hessian/summary") else []
     summary = {key: _read(run, f"hessian/summary/{key}") for key in summary_keys}
+    labelled = _type_labels(run) if str(_read(run, "hessian:label_source", "all")) == "types" else None
+    if summary and labelled is not None:  # rows in the order of the types table, not by count
+        rank = {name: i for i, name in enumerate(labelled[1])}
+        order = sorted(range(len(summary["type"])), key=lambda i: rank.get(str(summary["type"][i]), len(rank)))
+        summary = {key: np.asarray(value)[order] if np.ndim(value) == 1 and len(value) == len(order) else value for key, value in summary.items()}
     body = ""
     if summary:
         types = [str(t) for t in summary["type"]]
@@ -489,12 +502,10 @@ def _curvature_section(run: Run) -> Section:
     if rule:
         body += f'<p class="muted">{_esc(rule)}; zero_rtol {_fmt(_read(run, "hessian:zero_rtol"))}, zero_atol {_fmt(_read(run, "hessian:zero_atol"))}.</p>'
 
-    n = run.n_inits
-    source = str(_read(run, "hessian:label_source", "all"))
-    labelled = _type_labels(run) if source == "types" else None
-    labels = labelled[0] if labelled is not None else np.full(n, "all")
+    labels = labelled[0] if labelled is not None else np.full(run.n_inits, "all")
     rep_types = _read(run, "hessian/representatives/type")
-    type_names = [str(t) for t in rep_types] if rep_types is not None else None
+    rep_names = [str(t) for t in rep_types] if rep_types is not None else None
+    type_names = [t for t in labelled[1] if t in rep_names] + [t for t in rep_names if t not in labelled[1]] if labelled is not None and rep_names else rep_names
     tolerance = _read(run, "hessian/zero_tolerance")
     if method == "dense":
         eigenvalues = _read(run, "hessian/eigenvalues")
@@ -512,7 +523,7 @@ def _curvature_section(run: Run) -> Section:
         grid, slq = _read(run, "hessian/density/grid"), _read(run, "hessian/density/slq")
         exact, rep_values = _read(run, "hessian/density/exact"), _read(run, "hessian/representatives/eigenvalues")
         rep_index = _read(run, "hessian/representatives/index")
-        curve_names = [f"{t} (net {int(i)})" for t, i in zip(type_names or [], rep_index if rep_index is not None else [])]
+        curve_names = [f"{t} (net {int(i)})" for t, i in zip(rep_names or [], rep_index if rep_index is not None else [], strict=False)]
         figures.append(_figure(lambda: curvature_plots.spectral_density(grid, slq, exact, rep_values, curve_names), "Spectral density of each type's representative: stochastic Lanczos quadrature against exact eigenvalues.", "spectral density"))
     section.body = body + "<h3>Figures</h3>" + _grid(figures)
     section.timings.append(("curvature (Hessian)", _seconds(run, "hessian"), method))
@@ -555,7 +566,7 @@ def _slice_figure(run: Run, name: str) -> str:
         kind = str(_read(run, f"{name}:kind", ""))
         axes = (("alpha (filter-normalised direction 1)", "beta (filter-normalised direction 2)") if kind == "random"
                 else ("u: towards point 2 (parameter distance)", "v: in-plane, orthogonal to u"))
-        marked = [f"{label} ({value:.2g})" for label, value in zip(labels, own)]
+        marked = [f"{label} ({value:.2g})" for label, value in zip(labels, own, strict=True)]
         aligned = " (aligned onto the first)" if bool(_read(run, f"{name}:aligned", False)) else ""
         title = f"{name.split('/', 1)[-1]}: {', '.join(labels)}{aligned}"
         return plot_slice_contour(alpha, beta, loss, coords, marked, title, axes)
@@ -624,7 +635,7 @@ def _basins_section(run: Run) -> Section:
     for attr in ("label_names", "directions_kind", "units", "boundary_edge_fraction", "success_loss", "base_index", "grid", "trainer", "classifier"):
         group[attr] = _read(run, f"basins:{attr}")
     names = _json_attr(run, "basins:label_names", [])
-    rows = [[_esc(name), f"{int(round(float(f) * group['label'].size))}", _pct(float(f))] for name, f in zip(names, group["fractions"])]
+    rows = [[_esc(name), f"{int(round(float(f) * group['label'].size))}", _pct(float(f))] for name, f in zip(names, group["fractions"], strict=True)]
     body = _table(["final type", "inits", "share of the plane"], rows,
                   caption=f"{int(group['grid'])}&times;{int(group['grid'])} inits around network {int(group['base_index'])}'s init")
     body += f'<p class="muted">boundary edges: {_fmt(group["boundary_edge_fraction"])} of neighbouring grid pairs change type; classifier: {_esc(group["classifier"])}.</p>'

@@ -241,20 +241,14 @@ def analysed_report(analysed_run):
 # Without a browser.
 
 
-def test_default_location_and_cli(small_run_copy, capsys):
+def test_cli_writes_the_bare_report_where_report_path_for_says(small_run_copy, capsys):
     expected = small_run_copy.parent / "small-report" / "index.html"
     assert report_path_for(small_run_copy) == expected
     assert cli_main(["report", str(small_run_copy)]) == 0
     assert capsys.readouterr().out.strip() == f"report: {expected}"
-    assert expected.exists() and (expected.stat().st_mode & 0o044) == 0o044  # readable by others, like any file
-    out = small_run_copy.parent / "elsewhere"
-    assert cli_main(["report", str(small_run_copy), "--out", str(out)]) == 0
-    assert (out / "index.html").exists()
-
-
-def test_bare_run_names_each_missing_analysis_and_its_command(small_run_copy):
+    assert (expected.stat().st_mode & 0o044) == 0o044  # readable by others, like any file
+    page = expected.read_text()
     with Run(small_run_copy) as run:
-        page = render_report(run)
         status, loss = run.status, run.final_loss
     for command in ("landscape classify", "landscape hessian", "landscape slice", "landscape paths", "landscape basins STUDY", "landscape sweep SWEEP"):
         assert command in page, command
@@ -262,10 +256,27 @@ def test_bare_run_names_each_missing_analysis_and_its_command(small_run_copy):
     assert "<script" not in page.lower() and "http://" not in page and "https://" not in page
     # the status table's counts are the file's own
     for code, name in ((0, "converged"), (1, "max_steps")):
-        assert f"<td class=\"\">{name}</td><td class=\"num\">{int(np.sum(status == code))}</td>" in page
+        assert f'<td class="">{name}</td><td class="num">{int(np.sum(status == code))}</td>' in page
     # the loss quantile row of all finished networks: its median is the data's
     finished = loss[(status >= 0) & np.isfinite(loss)]
     assert f"{np.median(finished):.3g}" in page
+
+    out = small_run_copy.parent / "elsewhere"
+    assert cli_main(["report", str(small_run_copy), "--out", str(out)]) == 0
+    assert (out / "index.html").read_text().count("<img") == 3
+    # user errors are one line and exit status 2, like every command
+    (small_run_copy.parent / "not-a-run.h5").write_text("hello")
+    blocker = small_run_copy.parent / "a-file"
+    blocker.write_text("")
+    for argv in (["report", str(small_run_copy.parent / "missing.h5")], ["report", str(small_run_copy.parent / "not-a-run.h5")],
+                 ["report", str(small_run_copy), "--out", str(blocker / "sub")]):
+        assert cli_main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("landscape report: error: ") and err.count("\n") == 1, err
+
+    browser = render_in_chromium(expected)  # last: skips only when no browser exists
+    assert browser["console_errors"] == [] and browser["errors_shown"] == []
+    assert len(browser["images"]) == 3 and all(i["naturalWidth"] > 100 for i in browser["images"])
 
 
 def test_broken_group_gives_one_error_line_and_the_rest_renders(small_run_copy):
@@ -280,17 +291,26 @@ def test_broken_group_gives_one_error_line_and_the_rest_renders(small_run_copy):
     assert "1.5 s" in page  # the group's own seconds attribute reaches the timing table
 
 
-def test_types_table_matches_the_types_group(analysed_report, analysed_run):
+def test_type_and_curvature_tables_match_their_groups(analysed_report, analysed_run):
     report, added = analysed_report
     if "types" not in added:
         pytest.skip("no classify command in this checkout")
     page = report.read_text()
     with Run(analysed_run[0]) as run:
         summary = run.group("types/summary")
-    for name, count, low, high in zip(summary["names"], summary["count"], summary["ci_low"], summary["ci_high"]):
+    for name, count, low, high in zip(summary["names"], summary["count"], summary["ci_low"], summary["ci_high"], strict=True):
         row = page.split(f"</span>{name}</td>")[1].split("</tr>")[0]
         assert f'<td class="num">{int(count)}</td>' in row
         assert f"[{100 * low:.1f}%, {100 * high:.1f}%]" in row
+    if "hessian" in added:  # the curvature table: one row per type with the group's counts, in the types table's order
+        with Run(analysed_run[0]) as run:
+            curvature = run.group("hessian/summary")
+        section = page.split('<section id="curvature">')[1].split("</section>")[0]
+        rows = [r for r in section.split("<tr>")[2:]]
+        assert [r.split("</td>")[0].removeprefix('<td class="">') for r in rows] == [str(t) for t in summary["names"] if t in curvature["type"]]
+        for name, count, saddles in zip(curvature["type"], curvature["count"], curvature["n_saddle"], strict=True):
+            row = next(r for r in rows if r.startswith(f'<td class="">{name}</td>'))
+            assert f'<td class="num">{int(count)}</td><td class="num">{int(saddles)}</td>' in row
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,8 +336,37 @@ def test_report_renders_in_chromium(analysed_report, tmp_path):
     assert shot.stat().st_size > 10_000
 
 
-def test_bare_report_renders_in_chromium(small_run_copy):
-    report = build_report(small_run_copy)
-    page = render_in_chromium(report)
+def test_basin_map_and_sweep_sections_render_in_chromium(small_run_copy, tmp_path):
+    """A basin map added by `landscape basins` and a sweep file from `landscape sweep`, both tiny."""
+    import importlib.util
+
+    from tests.conftest import small_study
+
+    if importlib.util.find_spec("landscape.commands.basins") is None or importlib.util.find_spec("landscape.commands.sweep") is None:
+        pytest.skip("no basins / sweep commands in this checkout")
+    with Run(small_run_copy) as run:
+        study_toml = run.study.to_toml()
+    basins_toml = tmp_path / "basins.toml"
+    basins_toml.write_text(study_toml + "\n[basins]\ngrid = 3\n")
+    assert cli_main(["basins", str(basins_toml), "--out", str(small_run_copy), "--figures", str(tmp_path / "figures"), "--quiet"]) == 0
+    sweep_toml = tmp_path / "sweep.toml"
+    base = small_study(n_inits=8, **{"train.steps": 50, "name": "tiny-sweep"}).to_toml()
+    sweep_toml.write_text(base + '\n[sweep]\nmode = "one_at_a_time"\nsuccess_loss = 0.01\n"model.hidden" = [[3], [4]]\n')
+    sweep_file = tmp_path / "tiny-sweep.h5"
+    assert cli_main(["sweep", str(sweep_toml), "--out", str(sweep_file), "--figures", str(tmp_path / "figures"), "--quiet"]) == 0
+
+    basins_page = build_report(small_run_copy).read_text()
+    basins = basins_page.split('<section id="basins">')[1].split("</section>")[0]
+    assert basins.count("<img") == 1 and "landscape basins STUDY" not in basins
+    with Run(small_run_copy) as run:
+        grid = run.group("basins")
+    counts = [int(round(f * 9)) for f in grid["fractions"]]
+    assert sum(counts) == 9 and all(f"<td class=\"num\">{c}</td>" in basins for c in counts)
+
+    report = build_report(sweep_file)
+    sweep = report.read_text().split('<section id="sweep">')[1].split("</section>")[0]
+    assert sweep.count("<tr>") == 1 + 2  # header + base cell + model.hidden=4
+    page = render_in_chromium(report)  # last: skips only when no browser exists
+    assert page["sections"][:2] == ["timing", "sweep"]  # a sweep file leads with its table
     assert page["console_errors"] == [] and page["errors_shown"] == []
-    assert len(page["images"]) == 3 and all(i["naturalWidth"] > 100 for i in page["images"])
+    assert len(page["images"]) >= 4 and all(i["naturalWidth"] > 100 for i in page["images"])

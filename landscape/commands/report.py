@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "report",
         help="write a self-contained HTML report of a run file (config, statuses, types, curvature, slices, ...)",
         description="Write one HTML page (figures embedded, no network access or JavaScript needed) summarising a "
-        "run file: the config, training statuses and loss quantiles, the solution-type table with 95%% confidence "
+        "run file: the config, training statuses and loss quantiles, the solution-type table with 95% confidence "
         "intervals, representative functions and unit diagrams, loss curves, curvature per type, slices and barriers, "
         "the basin map or sweep results where present, and how long each stage took. Analyses not yet run are listed "
         "with the command that runs them.",

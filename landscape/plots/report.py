@@ -7,7 +7,7 @@ live in :mod:`landscape.plots.types`; these are the ones that need no analysis a
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -31,7 +31,7 @@ def status_figure(names: Sequence[str], counts: np.ndarray, ci_low: np.ndarray, 
     rows = np.arange(len(names))[::-1]
     ax.barh(rows, share, color=[STATUS_COLOURS.get(n, "#8888cc") for n in names], height=0.6)
     ax.errorbar(share, rows, xerr=[share - np.asarray(ci_low), np.asarray(ci_high) - share], fmt="none", ecolor="k", capsize=4, lw=1)
-    for row, s, high, c in zip(rows, share, ci_high, counts):
+    for row, s, high, c in zip(rows, share, ci_high, counts, strict=True):
         ax.text(min(float(high) + 0.02, 0.98), row, f"{s:.1%}  (n={int(c)})", va="center", fontsize=9)
     ax.set_yticks(rows, list(names))
     ax.set_xlim(0, 1.0)
