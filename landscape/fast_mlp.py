@@ -65,6 +65,10 @@ class KernelBuildError(RuntimeError):
     """The fast-path kernel could not be compiled or loaded."""
 
 
+class FastPathUnavailableWarning(RuntimeWarning):
+    """Issued once per process when the kernel cannot be built; the general trainer is used."""
+
+
 @dataclass(frozen=True)
 class FastPlan:
     """Static settings of one fast-path trainer (everything the kernel needs but the data)."""
@@ -227,7 +231,7 @@ def load_kernel() -> bool:
         library = ctypes.cdll.LoadLibrary(str(build_kernel()))
         jax.ffi.register_ffi_target(TARGET_NAME, jax.ffi.pycapsule(getattr(library, SYMBOL)), platform="cpu")
     except (KernelBuildError, OSError, AttributeError) as err:
-        warnings.warn(f"landscape: fast MLP trainer unavailable, using the general trainer ({err})", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"landscape: fast MLP trainer unavailable, using the general trainer ({err})", FastPathUnavailableWarning, stacklevel=2)
         return False
     return True
 
@@ -330,6 +334,7 @@ def fast_batch_trainer_for(
 
 
 __all__ = [
+    "FastPathUnavailableWarning",
     "FastPlan",
     "KernelBuildError",
     "build_kernel",

@@ -10,11 +10,19 @@ per-network results.
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import numpy as np
 import pytest
 
 from landscape import Study, fast_mlp, runner
 from landscape.training import make_batch_trainer, network_keys
+
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(os.environ.get("CXX") or "g++") is None, reason="no C++ compiler: the fast path cannot be built here"
+)
 
 
 def small(**overrides) -> Study:
@@ -159,7 +167,7 @@ def test_build_failure_falls_back_with_one_warning(tmp_path, monkeypatch):
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
     fast_mlp.load_kernel.cache_clear()
     try:
-        with pytest.warns(RuntimeWarning, match="fast MLP trainer unavailable"):
+        with pytest.warns(fast_mlp.FastPathUnavailableWarning, match="fast MLP trainer unavailable"):
             assert runner.prepare(small(), shard=False).trainer_kind == "general"
         assert runner.prepare(small(), shard=False).trainer_kind == "general"  # no second warning (filterwarnings=error)
     finally:
