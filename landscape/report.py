@@ -37,7 +37,7 @@ from .storage import Run
 
 STATUS_NAMES = {0: "converged", 1: "max_steps", 2: "diverged", -1: "not_run"}  # training.Status codes
 FIGURE_DPI = 100
-WIDE_INCHES = 9.0  # figures wider than this span the whole grid row
+WIDE_INCHES = 10.5  # figures wider than this span the whole grid row
 
 
 # ---------------------------------------------------------------------------------------------
