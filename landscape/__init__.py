@@ -36,4 +36,30 @@ from .training import (
     train_one as train_one,
 )
 
+# Analyses: each reads a run (or arrays) and returns arrays; storage and figures are separate.
+from .alignment import align as align
+from .basins import basin_map as basin_map, load_basins as load_basins
+from .curvature import (
+    dense_curvature as dense_curvature,
+    hessian_function as hessian_function,
+    lanczos_curvature as lanczos_curvature,
+)
+from .paths import barrier_matrix as barrier_matrix, train_bezier_batch as train_bezier_batch
+from .report import build_report as build_report, render_report as render_report, report_path_for as report_path_for
+from .slices import (
+    barrier as barrier,
+    line_losses as line_losses,
+    plane_grid as plane_grid,
+    plane_through_points as plane_through_points,
+    random_plane as random_plane,
+)
+from .solutions import (
+    classify_networks as classify_networks,
+    classify_run as classify_run,
+    type_labels as type_labels,
+    type_representatives as type_representatives,
+)
+from .stats import wilson_interval as wilson_interval
+from .sweeps import load_sweep as load_sweep, run_sweep as run_sweep
+
 __version__ = "0.1.0"

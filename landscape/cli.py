@@ -26,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="landscape",
         description="Loss-landscape geometry of small neural networks: train thousands of networks "
         "from different initialisations, sort their minima, and measure the landscape between them.",
+        epilog="workflow: landscape run [STUDY.toml]  ->  runs/<name>.h5 (classified, with figures and a report);\n"
+        "then landscape hessian | slice | paths RUN.h5 add analyses, landscape report RUN.h5 rebuilds the page;\n"
+        "landscape basins BASINS.toml and landscape sweep SWEEP.toml answer 'what helps?'.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

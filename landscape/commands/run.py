@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-classify", action="store_true", help="skip the solution types (landscape classify) and their figures")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML study report (landscape report)")
     p.set_defaults(func=main)
 
 
@@ -77,6 +78,10 @@ def main(args: argparse.Namespace) -> int:
 
         text = classify_and_report(out, Path("figures") / name)
         print(text, file=sys.stderr if args.json else sys.stdout)
+    if complete and not args.no_report:
+        from ..report import build_report
+
+        print(f"  report: {build_report(out)}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
