@@ -211,11 +211,11 @@ def main(argv: list[str] | None = None) -> int:
         if c is None:
             print("(c) ref_train.c: not run (gcc or ../shared/bench/ref_train.c missing)")
         else:
-            ratios = [ra["net_steps_per_s"] / rc["net_steps_per_s"] for ra, rc in zip(runs_a, runs_c)]
+            ratios = [ra["net_steps_per_s"] / rc["net_steps_per_s"] for ra, rc in zip(runs_a, runs_c, strict=True)]
             report["ratios_a_over_c"] = ratios
             print(f"(c) {c['what']}: {fmt(c['net_steps_per_s'])} net-steps/s  ({c['seconds']:.2f} s)  frac<1e-2 {c['frac_below_1e-2']:.3f}")
             print(f"(a)/(c) = {sorted(ratios)[len(ratios) // 2]:.3f}" + (f"  (median of {len(ratios)}: {', '.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else ""))
-            applied = sorted(ra["updates_per_s"] / rc["net_steps_per_s"] for ra, rc in zip(runs_a, runs_c))
+            applied = sorted(ra["updates_per_s"] / rc["net_steps_per_s"] for ra, rc in zip(runs_a, runs_c, strict=True))
             report["ratios_applied_over_c"] = applied
             print(f"(a)/(c) counting only updates applied (no credit for networks frozen at convergence) = {applied[len(applied) // 2]:.3f}")
             print(f"frac<1e-2: (a) {a['frac_below_1e-2']:.3f} vs (c) {c['frac_below_1e-2']:.3f} (difference {abs(a['frac_below_1e-2'] - c['frac_below_1e-2']):.3f})")

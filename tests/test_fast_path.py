@@ -19,7 +19,6 @@ import pytest
 from landscape import Study, fast_mlp, runner
 from landscape.training import make_batch_trainer, network_keys
 
-
 pytestmark = pytest.mark.skipif(
     shutil.which(os.environ.get("CXX") or "g++") is None, reason="no C++ compiler: the fast path cannot be built here"
 )
