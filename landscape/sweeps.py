@@ -547,6 +547,9 @@ def read_summary(path: str | Path) -> dict[str, Any]:
     for key in SUMMARY_ATTRS:
         value = group[key]
         table[key] = json.loads(value) if isinstance(value, str) and key in ("type_names", "settings", "factors", "factor_base") else value
+    for key in ("backend", "devices"):
+        if key in group:
+            table[key] = str(group[key])
     table["label"] = np.asarray(table["label"]).astype(str)
     table["trainer"] = np.asarray(table["trainer"]).astype(str)
     table["success_loss"] = float(table["success_loss"])

@@ -197,6 +197,10 @@ def test_sweep_command_end_to_end(tmp_path, capsys):
         types = run.group("sweep/cells/0/types")
         assert {"label", "label_names", "shape", "shape_names"} <= set(types)
         assert types["shape"].shape == (4,)
+    # --replot redraws from the file without training and prints the same table
+    assert main(["sweep", str(path), "--out", str(out), "--figures", str(tmp_path / "again"), "--replot"]) == 0
+    replotted = capsys.readouterr().out
+    assert printed.split("\n")[2:5] == replotted.split("\n")[2:5] and (tmp_path / "again" / "tiny-success.png").exists()
     # an existing file is kept unless --overwrite; a bad file is one clear error (exit 2)
     assert main(["sweep", str(path), "--out", str(out), "--quiet"]) == 2
     path.write_text("[sweep]\nmode = \"sideways\"\n\"model.hidden\" = [[3]]\n")

@@ -27,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<name>)")
     p.add_argument("--markdown", metavar="PATH", help="also write the success table as Markdown to PATH")
     p.add_argument("--quiet", action="store_true", help="no per-cell messages")
+    p.add_argument("--replot", action="store_true", help="train nothing: print the table and redraw the figures from the existing sweep file")
     p.set_defaults(func=main)
 
 
@@ -37,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
     from ..plots import save_figure
     from ..plots.sweeps import success_by_factor_figure, type_breakdown_figure
     from ..runner import _device_metadata
-    from ..sweeps import format_table, load_sweep, run_sweep, sweep_from_dict, wilson_interval
+    from ..sweeps import format_table, load_sweep, read_summary, run_sweep, sweep_from_dict, wilson_interval
 
     sweep = load_sweep(args.sweep)
     overrides = dict(parse_override(text) for text in args.set)
@@ -52,15 +53,19 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"{sweep.name}.h5"
     success_loss = sweep.config.success_loss
     classify = lambda prepared, result: solution_types(prepared, result, success_loss)  # noqa: E731
-    if not have_solution_types():
+    if not have_solution_types() and not args.replot:
         say("note: landscape.solutions is not available; ReLU cells are labelled fit/misfit by loss only")
-    path, table = run_sweep(sweep, out, overwrite=args.overwrite, classify=classify, log=say)
-    machine = _device_metadata()
+    if args.replot:
+        path, table = out, read_summary(out)
+        machine = {"backend": table.get("backend", "?"), "devices": table.get("devices", "?")}
+    else:
+        path, table = run_sweep(sweep, out, overwrite=args.overwrite, classify=classify, log=say)
+        machine = _device_metadata()
     text = format_table(table)
     header = (
         f"Sweep '{sweep.name}' ({table['mode']}, {len(table['cell'])} cells, {sweep.base.n_inits} inits each, {sweep.base.train.steps} steps). "
         f"Success: final full-data MSE < {success_loss:g} (the same threshold for every activation); 95% Wilson intervals. "
-        f"Wall time {table['total_seconds']:.0f} s on {machine['backend']} ({machine['devices']}); per-cell times include compilation."
+        f"Wall time {float(table['total_seconds']):.0f} s on {machine['backend']} ({machine['devices']}); per-cell times include compilation."
     )
     print(header)
     print(text)

@@ -99,7 +99,7 @@ def type_breakdown_figure(table: dict[str, Any], title: str = "") -> Figure | No
     ax.set_xticks(np.arange(len(rows)), [str(table["label"][r]) for r in rows], rotation=40, ha="right", fontsize=8)
     ax.set_ylabel("fraction of networks")
     ax.set_ylim(0, 1)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="final type")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="shape")
     ax.set_title(title or "shape of the learned function, ReLU-family cells", fontsize=10)
     fig.tight_layout()
     return fig
