@@ -223,16 +223,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"(a)/(b) = {a['net_steps_per_s'] / report['b']['net_steps_per_s']:.2f}")
 
         if args.table:
-            print(f"\n(a)/(c) over widths and dataset sizes (N={args.table_n}, {args.table_steps} steps):")
+            print(f"\n(a)/(c) over widths and dataset sizes (N={args.table_n}, {args.table_steps} steps; median ratio of {max(1, args.repeats)}):")
             print("| H \\ points | " + " | ".join(str(p) for p in (256, 1024, 4096)) + " |")
             print("|---|---|---|---|")
             rows = []
             for hidden in (3, 8, 16):
                 cells = []
                 for points in (256, 1024, 4096):
-                    ta = time_project(args.table_n, args.table_steps, points, hidden)
-                    tc = time_reference(args.table_n, args.table_steps, points, hidden, Path(tmp))
-                    ratio = ta["net_steps_per_s"] / tc["net_steps_per_s"] if tc else float("nan")
+                    pairs = [
+                        (time_project(args.table_n, args.table_steps, points, hidden), time_reference(args.table_n, args.table_steps, points, hidden, Path(tmp)))
+                        for _ in range(max(1, args.repeats))
+                    ]
+                    ratios = sorted(ta["net_steps_per_s"] / tc["net_steps_per_s"] for ta, tc in pairs if tc)
+                    ta = median_run([pair[0] for pair in pairs])
+                    tc = median_run([pair[1] for pair in pairs]) if pairs[0][1] else None
+                    ratio = ratios[len(ratios) // 2] if ratios else float("nan")
                     cells.append(f"{ratio:.2f} ({fmt(ta['net_steps_per_s'])} vs {fmt(tc['net_steps_per_s']) if tc else '-'})")
                     rows.append({"hidden": hidden, "points": points, "a": ta["net_steps_per_s"], "c": tc["net_steps_per_s"] if tc else None})
                 print(f"| {hidden} | " + " | ".join(cells) + " |")
