@@ -189,7 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
     import jax
 
-    print(f"machine: {os.cpu_count()} CPU threads; JAX {jax.__version__} on {jax.devices()}")
+    try:
+        devices = jax.devices()
+    except RuntimeError as err:
+        print(f"--device {args.device}: no such JAX backend here ({str(err).splitlines()[0]})", file=sys.stderr)
+        return 2
+    print(f"machine: {os.cpu_count()} CPU threads; JAX {jax.__version__} on {devices}")
     print(f"workload: 2-{args.hidden}-1 relu, {args.points} points, full batch, Adam, float32, N={args.n}, {args.steps} steps")
     report: dict = {"args": vars(args)}
     with tempfile.TemporaryDirectory() as tmp:
