@@ -191,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         devices = jax.devices()
-    except RuntimeError as err:
-        print(f"--device {args.device}: no such JAX backend here ({str(err).splitlines()[0]})", file=sys.stderr)
+    except (RuntimeError, AssertionError) as err:
+        print(f"--device {args.device}: no such JAX backend here ({str(err).splitlines()[0] if str(err) else type(err).__name__})", file=sys.stderr)
         return 2
     print(f"machine: {os.cpu_count()} CPU threads; JAX {jax.__version__} on {devices}")
     print(f"workload: 2-{args.hidden}-1 relu, {args.points} points, full batch, Adam, float32, N={args.n}, {args.steps} steps")
