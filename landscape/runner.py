@@ -215,7 +215,7 @@ def _create(out: Path, prepared: Prepared, chunk_size: int) -> None:
         raise StudyError(f"{out.parent}: cannot create the output folder ({err.strerror or err})") from None
     shapes = jax.eval_shape(prepared.model.init, jax.random.PRNGKey(0))
     param_shapes = {name: (leaf.shape, np.dtype(leaf.dtype)) for name, leaf in _flat_shapes(shapes).items()}
-    metadata = {**_device_metadata(), "model": prepared.model.name}
+    metadata = {**_device_metadata(), "model": prepared.model.name, "trainer": prepared.trainer_kind, "n_devices": prepared.n_devices}
     try:
         create_run_file(
             out,

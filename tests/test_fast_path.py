@@ -155,6 +155,7 @@ def test_run_file_from_fast_path_matches_general(tmp_path, monkeypatch):
     monkeypatch.setenv("LANDSCAPE_FAST_PATH", "0")
     general_path = runner.run_study(study, tmp_path / "general.h5", quiet=True)
     with Run(fast_path) as fast, Run(general_path) as general:
+        assert fast.attrs["trainer"] == "fast_mlp" and general.attrs["trainer"] == "general"
         np.testing.assert_array_equal(fast.status, general.status)
         np.testing.assert_array_equal(fast.steps, general.steps)
         np.testing.assert_allclose(fast.final_loss, general.final_loss, rtol=1e-4, atol=1e-6)
