@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zero-atol", type=float, default=None, metavar="A", help="absolute part of the zero tolerance (default 1e-7)")
     p.add_argument("--chunk-size", type=int, default=1024, metavar="C", help="networks per compiled batch (default 1024)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="key for Lanczos start vectors and SLQ probes (default 0)")
-    p.add_argument("--figures", metavar="DIR", help="folder for figures (default figures/<run name>/hessian)")
+    p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<study name>/hessian)")
     p.add_argument("--no-figures", action="store_true", help="do not draw figures")
     p.set_defaults(func=main)
 

@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--path-points", type=int, default=101, metavar="N", help="t values on which profiles and barriers are measured (default 101)")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed of the Bezier t samples")
     p.add_argument("--name", default="representatives", help="stored under paths/<name> (default: representatives)")
-    p.add_argument("--figures", metavar="DIR", help="figure folder (default: <run>-figures next to the run file)")
+    p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/<study name>)")
     p.add_argument("--no-figures", action="store_true", help="store the results only")
     p.set_defaults(func=main)
 

@@ -146,8 +146,9 @@ def resolve_point(run: Run, spec: str, type_names: np.ndarray | None = None) -> 
 
 
 def default_figures_folder(run_path: str | Path) -> Path:
-    path = Path(run_path)
-    return path.parent / f"{path.stem}-figures"
+    """``figures/<study name>``, where every command puts a run's figures by default."""
+    with Run(run_path) as run:
+        return Path("figures") / run.name
 
 
 def type_default_points(run: Run, wanted: tuple[str, ...] = ("pyramid", "valley", "dead")) -> list[str]:
@@ -185,7 +186,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-align", action="store_true", help="three-point planes: do not align points 2 and 3 onto point 1 first")
     p.add_argument("--name", help="slice name under slices/ (default: built from the points)")
     p.add_argument("--surface", action="store_true", help="also draw a 3D surface")
-    p.add_argument("--figures", metavar="DIR", help="figure folder (default: <run>-figures next to the run file)")
+    p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/<study name>)")
     p.add_argument("--no-figures", action="store_true", help="store the slice only")
     p.set_defaults(func=main)
 

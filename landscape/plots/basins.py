@@ -7,27 +7,13 @@ from typing import Any
 import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
+
+from . import type_colour_map
 from matplotlib.patches import Patch
 
-TYPE_COLOURS = {
-    "pyramid": "#2a9d8f",
-    "valley": "#e9c46a",
-    "wedge": "#8ecae6",
-    "bent_ramp": "#b5179e",
-    "dead": "#6c757d",
-    "constant": "#adb5bd",
-    "not_run": "#ffffff",
-    "fit": "#2a9d8f",
-    "misfit": "#e76f51",
-    "unconverged": "#f4a261",
-    "diverged": "#000000",
-}
-OTHER_COLOURS = ["#7b2cbf", "#023047", "#90be6d", "#9d4edd", "#d62828"]
-
-
 def type_colours(names: list[str]) -> list[str]:
-    others = iter(OTHER_COLOURS * 4)
-    return [TYPE_COLOURS.get(name) or next(others) for name in names]
+    colours = type_colour_map(names)
+    return [colours[name] for name in names]
 
 
 def _axis_label(kind: str, unit: int) -> str:

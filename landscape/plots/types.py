@@ -13,14 +13,13 @@ import numpy as np
 from matplotlib import cm
 from matplotlib.figure import Figure
 
+from . import type_colour_map
+
 UNIT_COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
 
 
 def type_colours(names: Sequence[str]) -> dict[str, str]:
-    fixed = {"pyramid": "tab:green", "valley": "tab:blue", "wedge": "tab:orange", "bent_ramp": "tab:purple", "dead": "tab:gray",
-             "constant": "tab:gray", "unconverged": "tab:red", "diverged": "black", "not_run": "lightgray"}
-    spare = iter(["tab:cyan", "tab:olive", "tab:pink", "tab:brown", "gold", "navy"] * 4)
-    return {t: fixed.get(t) or next(spare) for t in names}
+    return type_colour_map(list(names))
 
 
 def surfaces_figure(panels: Sequence[dict], target: dict | None = None) -> Figure:
