@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="label every network's minimum (pyramid / valley / dead ...), cluster them, plot",
         description="Classify each trained network by the shape of its learned function (rule-based types "
         "with their causes), cluster the minima without rules, print a table of types with counts, "
-        "fractions, 95%% confidence intervals and loss ranges, store it under the run file's 'types' "
+        "fractions, 95% confidence intervals and loss ranges, store it under the run file's 'types' "
         "group, and write figures.",
     )
     p.add_argument("run", help="run file (.h5)")
@@ -37,11 +38,12 @@ def classify_and_report(path: str | Path, figures: str | Path | None, cluster: b
     from ..solutions import Thresholds, classify_run, format_type_table, types_group_arrays
 
     thresholds = Thresholds()
+    started = time.perf_counter()
     with Run(path) as run:
         analysis = classify_run(run, thresholds, cluster=cluster, n_clusters=n_clusters, sample_size=sample_size, confidence=confidence)
         name = run.name
     arrays, attrs = types_group_arrays(analysis, thresholds)
-    write_group(path, "types", arrays, attrs)
+    write_group(path, "types", arrays, {**attrs, "seconds": time.perf_counter() - started})
     summary = analysis["summary"]
     n = int(np.sum(summary["count"]))
     lines = [f"solution types of '{name}' ({n} networks; stored in {path}:/types)"]

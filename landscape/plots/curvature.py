@@ -42,8 +42,13 @@ def spectra_by_type(
     labels = np.asarray(labels).astype(str)
     names = _type_order(labels, type_names)
     rng = np.random.default_rng(seed)
-    fig = Figure(figsize=(3.6 * len(names), 3.6), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True, squeeze=False)[0])
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig = Figure(figsize=(4.2 * cols, 3.4 * rows), layout="constrained")
+    grid = fig.subplots(rows, cols, sharey=True, squeeze=False)
+    for ax in grid.flat[len(names):]:
+        ax.set_visible(False)
+    axes = grid.flat[: len(names)]
     finite = np.abs(eigenvalues[np.isfinite(eigenvalues)])
     floor = 1e-12 * (finite.max() if finite.size and finite.max() > 0 else 1.0)  # exact zeros drawn here
     for ax, name in zip(axes, names, strict=True):
@@ -64,7 +69,8 @@ def spectra_by_type(
         ax.set_yscale("log")
         ax.set_xlabel("eigenvalue rank (ascending signed)")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[0].set_ylabel("|eigenvalue| of the loss Hessian\n(exact zeros drawn at 1e-12 of the largest)")
+    for ax in grid[:, 0]:
+        ax.set_ylabel("|eigenvalue| of the loss Hessian\n(exact zeros drawn at 1e-12 of the largest)")
     handles = [
         axes[0].scatter([], [], c=POSITIVE, marker="o", s=10, label="positive"),
         axes[0].scatter([], [], c=NEGATIVE, marker="x", s=10, label="negative"),
