@@ -24,7 +24,7 @@ from tests.conftest import small_study
 
 KILL_STUDY = """
 name = "killme"
-n_inits = 160
+n_inits = 2000
 [task]
 n_points = 128
 [train]
