@@ -83,11 +83,11 @@ def permute_units(params: Params, permutations: list[np.ndarray]) -> list[dict[s
     The function of the network is unchanged for every elementwise activation.
     """
     out = _copy(params)
-    for l, perm in enumerate(permutations):
-        out[l]["w"] = out[l]["w"][:, perm]
-        if "b" in out[l]:
-            out[l]["b"] = out[l]["b"][perm]
-        out[l + 1]["w"] = out[l + 1]["w"][perm, :]
+    for layer, perm in enumerate(permutations):
+        out[layer]["w"] = out[layer]["w"][:, perm]
+        if "b" in out[layer]:
+            out[layer]["b"] = out[layer]["b"][perm]
+        out[layer + 1]["w"] = out[layer + 1]["w"][perm, :]
     return out
 
 
@@ -95,12 +95,12 @@ def rescale_units(params: Params, scales: list[np.ndarray]) -> list[dict[str, np
     """Multiply hidden unit ``j`` of layer ``l``'s incoming weights and bias by ``scales[l][j] > 0``
     and divide its outgoing weights by it (function unchanged for homogeneous activations)."""
     out = _copy(params)
-    for l, scale in enumerate(scales):
+    for layer, scale in enumerate(scales):
         scale = np.asarray(scale, dtype=np.float64)
-        out[l]["w"] = out[l]["w"] * scale[None, :]
-        if "b" in out[l]:
-            out[l]["b"] = out[l]["b"] * scale
-        out[l + 1]["w"] = out[l + 1]["w"] / scale[:, None]
+        out[layer]["w"] = out[layer]["w"] * scale[None, :]
+        if "b" in out[layer]:
+            out[layer]["b"] = out[layer]["b"] * scale
+        out[layer + 1]["w"] = out[layer + 1]["w"] / scale[:, None]
     return out
 
 
@@ -113,10 +113,10 @@ def canonical_scale(params: Params) -> tuple[list[dict[str, np.ndarray]], list[n
     """
     out = _copy(params)
     norms = []
-    for l in range(len(out) - 1):
-        norm = np.linalg.norm(_incoming(out[l]), axis=1)
+    for layer in range(len(out) - 1):
+        norm = np.linalg.norm(_incoming(out[layer]), axis=1)
         norm = np.where(norm > _TINY, norm, 1.0)
-        out = rescale_units(out, [1.0 / norm if i == l else np.ones(out[i]["w"].shape[1]) for i in range(l + 1)])
+        out = rescale_units(out, [1.0 / norm if i == layer else np.ones(out[i]["w"].shape[1]) for i in range(layer + 1)])
         norms.append(norm)
     return out, norms
 
@@ -135,19 +135,19 @@ def match_units(a: Params, b: Params) -> list[np.ndarray]:
     n_hidden = len(a) - 1
     b = _copy(b)
     permutations = []
-    for l in range(n_hidden):
-        features_a, features_b = _incoming(a[l]), _incoming(b[l])
-        if l == n_hidden - 1:  # the output layer is never permuted: its incoming rows compare directly
-            features_a = np.concatenate([features_a, np.asarray(a[l + 1]["w"], np.float64)], axis=1)
-            features_b = np.concatenate([features_b, b[l + 1]["w"]], axis=1)
+    for layer in range(n_hidden):
+        features_a, features_b = _incoming(a[layer]), _incoming(b[layer])
+        if layer == n_hidden - 1:  # the output layer is never permuted: its incoming rows compare directly
+            features_a = np.concatenate([features_a, np.asarray(a[layer + 1]["w"], np.float64)], axis=1)
+            features_b = np.concatenate([features_b, b[layer + 1]["w"]], axis=1)
         cost = np.sum((features_a[:, None, :] - features_b[None, :, :]) ** 2, axis=-1)
         rows, cols = linear_sum_assignment(cost)
         perm = cols[np.argsort(rows)]
         permutations.append(perm)
         # carry the match into the next layer's inputs before matching it
-        b[l]["w"], b[l + 1]["w"] = b[l]["w"][:, perm], b[l + 1]["w"][perm, :]
-        if "b" in b[l]:
-            b[l]["b"] = b[l]["b"][perm]
+        b[layer]["w"], b[layer + 1]["w"] = b[layer]["w"][:, perm], b[layer + 1]["w"][perm, :]
+        if "b" in b[layer]:
+            b[layer]["b"] = b[layer]["b"][perm]
     return permutations
 
 

@@ -23,16 +23,16 @@ A basins TOML is a study file plus a ``[basins]`` table (see :class:`BasinsConfi
 from __future__ import annotations
 
 import time
-import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .config import ConfigError, Study, _from_dict, study_from_dict
+from .config import ConfigError, Study, _from_dict, read_toml_file, study_from_dict
 from .training import Status, network_keys
 
 DIRECTION_KINDS = ("random", "filter", "rotate", "output_scale")
@@ -107,16 +107,7 @@ def basins_from_dict(data: dict[str, Any]) -> tuple[Study, BasinsConfig]:
 
 def load_basins(path: str | Path) -> tuple[Study, BasinsConfig]:
     """Read a basins TOML (a study plus a ``[basins]`` table, see ``runs/basins.toml``)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read basins file ({err.strerror or err})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML ({err})") from None
-    return basins_from_dict(data)
+    return basins_from_dict(read_toml_file(path, "basins"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,8 +413,7 @@ def order_type_names(names: list[str]) -> list[str]:
 
 def basins_group(result: BasinMap) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``basins`` group's arrays and attributes for :func:`landscape.storage.write_group`."""
-    from .sweeps import _nest
-    from .storage import flatten_params
+    from .storage import flatten_params, nest_paths
 
     c = result.config
     stats = result.statistics
@@ -436,9 +426,9 @@ def basins_group(result: BasinMap) -> tuple[dict[str, Any], dict[str, Any]]:
         "steps": result.steps,
         "fractions": stats["fractions"],
         "boundary_edges": stats["boundary_edges"],
-        "init": {"params": _nest(flatten_params(result.init_params))},
-        "final": {"params": _nest(flatten_params(result.final_params))},
-        "directions": {name: _nest(flatten_params(tree)) for name, tree in result.directions.items()},
+        "init": {"params": nest_paths(flatten_params(result.init_params))},
+        "final": {"params": nest_paths(flatten_params(result.final_params))},
+        "directions": {name: nest_paths(flatten_params(tree)) for name, tree in result.directions.items()},
     }
     attrs = {
         "label_names": list(result.label_names),

@@ -23,8 +23,8 @@ Each block is divided by its total standard deviation over a sample, so the bloc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.cluster import hierarchy

@@ -272,24 +272,30 @@ def study_from_dict(data: dict[str, Any]) -> Study:
     return study
 
 
-def load_study(path: str | Path) -> Study:
-    """Read a study from a TOML file (see ``runs/`` for examples)."""
+def read_toml_file(path: str | Path, kind: str = "study") -> dict[str, Any]:
+    """The tables of a TOML file; unreadable files and bad TOML are :class:`ConfigError`."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as err:
-        raise ConfigError(f"{path}: cannot read study file ({err.strerror or err})") from None
-    return study_from_toml(text, source=str(path))
+        raise ConfigError(f"{path}: cannot read {kind} file ({err.strerror or err})") from None
+    return _parse_toml(text, str(path))
+
+
+def _parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, TypeError, ValueError) as err:
+        raise ConfigError(f"{source}: not valid TOML ({err})") from None
+
+
+def load_study(path: str | Path) -> Study:
+    """Read a study from a TOML file (see ``runs/`` for examples)."""
+    return study_from_dict(read_toml_file(path, "study"))
 
 
 def study_from_toml(text: str, source: str = "study") -> Study:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{source}: not valid TOML ({err})") from None
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{source}: not valid TOML ({err})") from None
-    return study_from_dict(data)
+    return study_from_dict(_parse_toml(text, source))
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -285,7 +285,6 @@ def shape_labels(
       width: hidden units per network; in_dim: input size; activation: its name.
     """
     rank = np.asarray(rank)
-    n = rank.shape[0]
     if n_significant is None:  # deeper MLPs: the function's rank only
         return np.where(rank == 0, "constant", np.char.add("rank", rank.astype(str))).astype(object)
     k = np.asarray(n_significant)

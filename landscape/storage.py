@@ -32,8 +32,9 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import h5py
 import numpy as np
@@ -68,8 +69,8 @@ def flatten_params(tree: Any) -> dict[str, np.ndarray]:
     return {"/".join(_key_name(k) for k in path): np.asarray(leaf) for path, leaf in leaves}
 
 
-def unflatten_params(flat: dict[str, np.ndarray]) -> Any:
-    """Inverse of :func:`flatten_params`: groups whose keys are 0..k-1 become lists."""
+def nest_paths(flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"0/w": a}`` -> ``{"0": {"w": a}}``: slash-separated paths to nested dicts."""
     root: dict[str, Any] = {}
     for path, value in flat.items():
         node = root
@@ -77,6 +78,12 @@ def unflatten_params(flat: dict[str, np.ndarray]) -> Any:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
+    return root
+
+
+def unflatten_params(flat: dict[str, np.ndarray]) -> Any:
+    """Inverse of :func:`flatten_params`: groups whose keys are 0..k-1 become lists."""
+    root = nest_paths(flat)
 
     def listify(node: Any) -> Any:
         if not isinstance(node, dict):

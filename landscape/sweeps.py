@@ -26,22 +26,20 @@ from __future__ import annotations
 import itertools
 import json
 import time
-import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, Study, study_from_dict, study_to_dict
+from .config import ConfigError, Study, read_toml_file, study_from_dict, study_to_dict
+from .stats import wilson_interval
 from .training import Status
 
 MODES = ("grid", "one_at_a_time")
 SWEEP_KEYS = ("mode", "success_loss")
 RELU_FAMILY = ("relu", "leaky_relu")
-
-from .stats import wilson_interval
-
 
 # ---------------------------------------------------------------------------------------------
 # Configuration.
@@ -157,16 +155,7 @@ def sweep_from_dict(data: dict[str, Any]) -> Sweep:
 
 def load_sweep(path: str | Path) -> Sweep:
     """Read a sweep TOML file (see ``runs/remedies.toml``)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read sweep file ({err.strerror or err})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML ({err})") from None
-    return sweep_from_dict(data)
+    return sweep_from_dict(read_toml_file(path, "sweep"))
 
 
 def expand_cells(sweep: Sweep) -> list[Cell]:
@@ -467,12 +456,12 @@ def _write_root(out: Path, result: CellResult, overwrite: bool) -> None:
 
 
 def _write_cell(out: Path, result: CellResult) -> None:
-    from .storage import flatten_params, write_group
+    from .storage import flatten_params, nest_paths, write_group
 
     arrays: dict[str, Any] = {
         "data": {"x": result.x, "y": result.y},
-        "init": {"params": _nest(flatten_params(result.init_params))},
-        "final": {"params": _nest(flatten_params(result.final_params))},
+        "init": {"params": nest_paths(flatten_params(result.init_params))},
+        "final": {"params": nest_paths(flatten_params(result.final_params))},
         "train": {
             "final_loss": result.final_loss,
             "grad_norm": result.grad_norm,
@@ -510,15 +499,6 @@ def _write_cell(out: Path, result: CellResult) -> None:
     write_group(out, f"sweep/cells/{result.cell.index}", arrays, attrs)
 
 
-def _nest(flat: dict[str, np.ndarray]) -> dict[str, Any]:
-    root: dict[str, Any] = {}
-    for path, value in flat.items():
-        node = root
-        parts = path.split("/")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return root
 
 
 SUMMARY_ARRAYS = ("cell", "label", "n", "successes", "fraction", "ci_low", "ci_high", "median_final_loss", "median_steps_to_success", "wall_seconds", "trainer", "type_counts", "still_moving")

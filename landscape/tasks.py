@@ -8,8 +8,8 @@ so they do not depend on the JAX backend, and are stored with the run.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

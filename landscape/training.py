@@ -8,8 +8,9 @@ the others. Network ``i``'s randomness comes from ``fold_in(PRNGKey(seed), i)`` 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -11,11 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from tests.conftest import small_study
 
 from landscape.models import activation_function, mlp_apply
 from landscape.runner import prepare, train_networks
 from landscape.training import init_and_train_keys, network_keys
+from tests.conftest import small_study
 
 STEPS = 40
 

@@ -16,7 +16,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from landscape import ConfigError, Run, RunFileError, Status, Study, StudyError, run_study, study_from_dict, study_from_toml
+from landscape import (
+    ConfigError,
+    Run,
+    RunFileError,
+    Status,
+    Study,
+    StudyError,
+    run_study,
+    study_from_dict,
+    study_from_toml,
+)
 from landscape.cli import main
 from landscape.config import study_to_dict
 from landscape.storage import describe_run, flatten_params

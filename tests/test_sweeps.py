@@ -15,13 +15,13 @@ from landscape.sweeps import (
     SuccessSummary,
     expand_cells,
     format_table,
+    load_sweep,
     read_summary,
     run_sweep,
     steps_to_success,
     success_mask,
     sweep_from_dict,
 )
-from landscape.sweeps import load_sweep
 from landscape.training import Status
 
 TINY = {"n_inits": 6, "train": {"steps": 40, "trajectory_points": 10}, "task": {"n_points": 32}}

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-
 # One colour per solution type, shared by every figure (types, basins, sweeps, report).
 TYPE_COLOURS = {
     "pyramid": "#2a9d8f",

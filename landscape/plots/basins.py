@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from . import type_colour_map
-from matplotlib.patches import Patch
+
 
 def type_colours(names: list[str]) -> list[str]:
     colours = type_colour_map(names)

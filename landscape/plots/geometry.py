@@ -7,7 +7,7 @@ or read back from a run file's ``slices/<name>`` and ``paths`` groups) and retur
 from __future__ import annotations
 
 import textwrap
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib import colormaps, colors

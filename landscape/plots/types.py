@@ -7,7 +7,7 @@ nothing here evaluates a network.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib import cm
