@@ -28,8 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
     p.add_argument("--no-clusters", action="store_true", help="skip the rule-free clustering")
     p.add_argument("--clusters", type=int, metavar="K", help="fix the number of clusters (default: chosen from the linkage)")
-    p.add_argument("--sample", type=int, default=3000, metavar="M", help="networks clustered hierarchically (default 3000)")
-    p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
+    p.add_argument("--sample", type=int, default=3000, metavar="M", help="networks clustered hierarchically (default: 3000)")
+    p.add_argument("--confidence", type=float, default=0.95, metavar="C", help="confidence level of the intervals (default: 0.95)")
     p.set_defaults(func=main)
 
 

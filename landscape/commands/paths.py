@@ -1,6 +1,6 @@
 """``landscape paths``: barriers between representatives (straight lines, aligned) and trained Bezier curves.
 
-Results go to ``paths/<name>`` in the run file (default ``paths/representatives``).
+Results go to ``paths/<name>`` in the run file (default: ``paths/representatives``).
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run", help="run file (.h5)")
     p.add_argument("points", nargs="*", help="two or more points (index, init:INDEX, type name, cluster:C)")
-    p.add_argument("--bezier-steps", type=int, default=1000, metavar="S", help="Adam steps per curve (default 1000; 0: no curves)")
-    p.add_argument("--samples", type=int, default=16, help="t samples per Bezier step (default 16)")
-    p.add_argument("--learning-rate", type=float, default=0.01, help="Adam learning rate for the control point (default 0.01)")
-    p.add_argument("--path-points", type=int, default=101, metavar="N", help="t values on which profiles and barriers are measured (default 101)")
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed of the Bezier t samples")
-    p.add_argument("--name", default="representatives", help="stored under paths/<name> (default: representatives)")
+    p.add_argument("--bezier-steps", type=int, default=1000, metavar="S", help="Adam steps per curve (default: 1000; 0: no curves)")
+    p.add_argument("--samples", type=int, default=16, metavar="T", help="t samples per Bezier step (default: 16)")
+    p.add_argument("--learning-rate", type=float, default=0.01, metavar="LR", help="Adam learning rate for the control point (default: 0.01)")
+    p.add_argument("--path-points", type=int, default=101, metavar="N", help="t values on which profiles and barriers are measured (default: 101)")
+    p.add_argument("--seed", type=int, default=0, metavar="K", help="PRNG seed of the Bezier t samples (default: 0)")
+    p.add_argument("--name", default="representatives", metavar="NAME", help="stored under paths/<name> (default: representatives)")
     p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/<study name>)")
     p.add_argument("--no-figures", action="store_true", help="store the results only")
     p.set_defaults(func=main)
