@@ -236,12 +236,18 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
     raise TypeError(f"unsupported annotation {tp!r} at {path}")  # a bug of ours, not the user's
 
 
+def _field_path(prefix: str, key: Any) -> str:
+    """``prefix.key``; a key that is not a plain name is quoted, so a message stays one line."""
+    name = key if isinstance(key, str) and re.fullmatch(r"[\w\-]+", key) else repr(key)
+    return f"{prefix}.{name}" if prefix else name
+
+
 def _from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in data.items():
-        path = f"{prefix}.{key}" if prefix else key
+        path = _field_path(prefix, key)
         if key not in names:
             raise ConfigError(f"{path}: unknown field; expected one of {', '.join(names)}")
         kwargs[key] = _coerce(value, hints[key], path)
@@ -345,9 +351,9 @@ def _check_options(fn: Any, options: dict[str, Any], path: str, skip: tuple[str,
     allowed = [p for p in params if p not in skip and params[p].kind is not inspect.Parameter.VAR_KEYWORD]
     for key, value in options.items():
         if key not in allowed:
-            raise ConfigError(f"{path}.{key}: unknown option for {fn.__name__}; expected one of {', '.join(allowed)}")
+            raise ConfigError(f"{_field_path(path, key)}: unknown option for {fn.__name__}; expected one of {', '.join(allowed)}")
         if not isinstance(value, (int, float, bool, str, list)):
-            raise ConfigError(f"{path}.{key}: expected a number, string or list, got {value!r}")
+            raise ConfigError(f"{_field_path(path, key)}: expected a number, string or list, got {value!r}")
 
 
 def validate(study: Study) -> None:
