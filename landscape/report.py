@@ -425,34 +425,14 @@ def _representative_figures(run: Run, names: list[str], summary: dict[str, Any],
     from .plots import types as type_plots
 
     x = run.x
-    study = run.study
     category = _read(run, "types/units/category")
     if x.shape[1] != 2 or category is None:
         return ['<p class="muted">Representative functions are drawn for two-input, one-hidden-layer networks only.</p>']
-    from .solutions import UNIT_CATEGORIES, function_on_grid
-    from .tasks import target_function
+    from .solutions import representative_panels
 
     active = _read(run, "types/units/active_fraction")
     cause = _read(run, "types/cause")
-    low, high = float(np.min(x)), float(np.max(x))
-    g0, g1 = np.meshgrid(np.linspace(low, high, 61), np.linspace(low, high, 61))
-    target_values = np.asarray(target_function(study.task)(np.stack([g0.ravel(), g1.ravel()], axis=1)))
-    target = {"title": f"target: {study.task.name}", "g0": g0, "g1": g1,
-              "f": target_values.reshape(-1, *g0.shape)[0] if target_values.size != g0.size else target_values.reshape(g0.shape)}
-    loss = run.final_loss
-    surfaces, weights = [], []
-    for i, name in enumerate(names):
-        index = int(summary["representative"][i])
-        if index < 0 or name in ("diverged", "not_run"):
-            continue
-        params = run.params("final", index)
-        _, _, values = function_on_grid(params, study.model.activation, study.model.leaky_slope, low, high, 61)
-        title = f"{name}: net {index}, loss {loss[index]:.2e}" + (f"\n{cause[index]}" if cause is not None else "")
-        w = np.asarray(params[0]["w"])
-        b = np.asarray(params[0]["b"]) if "b" in params[0] else np.zeros(w.shape[1])
-        roles = [UNIT_CATEGORIES[int(c)] for c in category[index]]
-        surfaces.append({"title": title, "g0": g0, "g1": g1, "f": values, "w": w, "b": b, "dead": np.array([r == "dead" for r in roles])})
-        weights.append({"title": title, "w": w, "b": b, "a": np.asarray(params[-1]["w"])[:, 0], "active_fraction": active[index], "category": roles})
+    target, surfaces, weights = representative_panels(run, names, summary["representative"], category, active, cause)
     if not surfaces:
         return []
     return [

@@ -625,3 +625,52 @@ def function_on_grid(params: Params, activation: str = "relu", leaky_slope: floa
     act = activation_function(activation, leaky_slope)
     values = np.asarray(mlp_apply(jax.tree_util.tree_map(jnp.asarray, params), jnp.asarray(points), act, scalar_output=False))
     return g0, g1, values[:, 0].reshape(g0.shape)
+
+
+def representative_panels(
+    run: Any,
+    names: Any,
+    representatives: Any,
+    category: np.ndarray,
+    active_fraction: np.ndarray,
+    cause: np.ndarray | None = None,
+    resolution: int = 61,
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the type figures draw for each type's representative (two-input MLPs).
+
+    Args:
+      run: a :class:`~landscape.storage.Run` (its data, study and final parameters are read).
+      names, representatives: type names and one network index per type (-1: none).
+      category: ``(n, h)`` unit category codes (see ``UNIT_CATEGORIES``); active_fraction: ``(n, h)``.
+      cause: optional ``(n,)`` cause strings for the panel titles.
+
+    Returns:
+      ``(target, surfaces, weights)``: the target's panel ``{"title", "g0", "g1", "f"}``, and per type
+      a surface panel (adds the units' ``w``, ``b``, ``dead``) and a unit-diagram panel
+      (``w``, ``b``, output weights ``a``, ``active_fraction``, ``category`` names), as
+      :mod:`landscape.plots.types` takes them.
+    """
+    from .tasks import target_function
+
+    study = run.study
+    x = run.x
+    low, high = float(np.min(x)), float(np.max(x))
+    g0, g1 = np.meshgrid(np.linspace(low, high, resolution), np.linspace(low, high, resolution))
+    target_values = np.asarray(target_function(study.task)(np.stack([g0.ravel(), g1.ravel()], axis=1)))
+    first_output = target_values.reshape(-1, *g0.shape)[0] if target_values.size != g0.size else target_values.reshape(g0.shape)
+    target = {"title": f"target: {study.task.name}", "g0": g0, "g1": g1, "f": first_output}
+    loss = run.final_loss
+    surfaces, weights = [], []
+    for name, index in zip(names, representatives):
+        index = int(index)
+        if index < 0 or name in ("diverged", "not_run"):
+            continue
+        params = run.params("final", index)
+        _, _, values = function_on_grid(params, study.model.activation, study.model.leaky_slope, low, high, resolution)
+        title = f"{name}: net {index}, loss {loss[index]:.2e}" + (f"\n{cause[index]}" if cause is not None else "")
+        w = np.asarray(params[0]["w"])
+        b = np.asarray(params[0]["b"]) if "b" in params[0] else np.zeros(w.shape[1])
+        roles = [UNIT_CATEGORIES[int(c)] for c in category[index]]
+        surfaces.append({"title": title, "g0": g0, "g1": g1, "f": values, "w": w, "b": b, "dead": np.array([r == "dead" for r in roles])})
+        weights.append({"title": title, "w": w, "b": b, "a": np.asarray(params[-1]["w"])[:, 0], "active_fraction": active_fraction[index], "category": roles})
+    return target, surfaces, weights

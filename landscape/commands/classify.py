@@ -77,23 +77,15 @@ def classify_and_report(path: str | Path, figures: str | Path | None, cluster: b
     return "\n".join(lines)
 
 
-def _unit_roles(category: np.ndarray) -> list[str]:
-    from ..solutions import UNIT_CATEGORIES
-
-    return [UNIT_CATEGORIES[int(c)] for c in category]
-
-
 def write_type_figures(run: Run, analysis: dict[str, Any], folder: str | Path) -> list[Path]:
     """All type figures for a classified run (see :mod:`landscape.plots.types`)."""
     from ..plots import save_figure
     from ..plots import types as type_plots
-    from ..solutions import function_on_grid
-    from ..tasks import target_function
+    from ..solutions import representative_panels
 
     result, summary = analysis["result"], analysis["summary"]
     names = [str(t) for t in summary["names"]]
     labels = result["label"]
-    study = run.study
     written: list[Path] = []
     written += save_figure(type_plots.fractions_figure(summary), folder, "type_fractions")
     written += save_figure(type_plots.loss_curves_figure(run.trajectory, run.trajectory_steps, labels, names), folder, "loss_curves_by_type")
@@ -105,24 +97,9 @@ def write_type_figures(run: Run, analysis: dict[str, Any], folder: str | Path) -
     x = run.x
     if x.shape[1] != 2 or "active_fraction" not in result:
         return written
-    low, high = float(np.min(x)), float(np.max(x))
-    g0, g1 = np.meshgrid(np.linspace(low, high, 61), np.linspace(low, high, 61))
-    target_values = target_function(study.task)(np.stack([g0.ravel(), g1.ravel()], axis=1))
-    target = {"title": f"target: {study.task.name}", "g0": g0, "g1": g1, "f": np.asarray(target_values).reshape(-1, *g0.shape)[0] if np.ndim(target_values) > 1 else np.asarray(target_values).reshape(g0.shape)}
-    surfaces, weights = [], []
-    loss = run.final_loss
-    for i, t in enumerate(names):
-        index = int(summary["representative"][i])
-        if index < 0 or t in ("diverged", "not_run"):
-            continue
-        params = run.params("final", index)
-        _, _, f = function_on_grid(params, study.model.activation, study.model.leaky_slope, low, high, 61)
-        title = f"{t}: net {index}, loss {loss[index]:.2e}\n{result['cause'][index]}"
-        w = np.asarray(params[0]["w"])
-        b = np.asarray(params[0]["b"]) if "b" in params[0] else np.zeros(w.shape[1])
-        roles = _unit_roles(result["category"][index])
-        surfaces.append({"title": title, "g0": g0, "g1": g1, "f": f, "w": w, "b": b, "dead": np.array([r == "dead" for r in roles])})
-        weights.append({"title": title, "w": w, "b": b, "a": np.asarray(params[-1]["w"])[:, 0], "active_fraction": result["active_fraction"][index], "category": roles})
+    target, surfaces, weights = representative_panels(
+        run, names, summary["representative"], result["category"], result["active_fraction"], result["cause"]
+    )
     written += save_figure(type_plots.surfaces_figure(surfaces, target), folder, "type_surfaces")
     written += save_figure(type_plots.contours_figure(surfaces, target), folder, "type_contours")
     written += save_figure(type_plots.unit_weights_figure(weights), folder, "unit_weights")
