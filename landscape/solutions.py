@@ -406,11 +406,19 @@ def ordered_type_names(labels: np.ndarray) -> list[str]:
     return [t for t in TYPE_ORDER if t in present] + sorted(present - set(TYPE_ORDER))
 
 
-def type_summary(labels: np.ndarray, final_loss: np.ndarray, names: list[str] | None = None, confidence: float = 0.95) -> dict[str, np.ndarray]:
+def type_summary(
+    labels: np.ndarray,
+    final_loss: np.ndarray,
+    names: list[str] | None = None,
+    confidence: float = 0.95,
+    causes: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """Per type: count, fraction, Wilson CI, loss min/median/max and a representative.
 
-    The representative is the network whose final loss is nearest the type's median loss.
-    Returns arrays indexed like ``names`` (default :func:`ordered_type_names`).
+    The representative is the network whose final loss is nearest the type's median loss; with
+    ``causes`` (n,), it is chosen among the networks with the type's most common cause, so that
+    it looks like most of its type. Returns arrays indexed like ``names`` (default
+    :func:`ordered_type_names`).
     """
     labels = np.asarray(labels)
     final_loss = np.asarray(final_loss, dtype=float)
@@ -426,7 +434,12 @@ def type_summary(labels: np.ndarray, final_loss: np.ndarray, names: list[str] | 
         if finite.size:
             losses = final_loss[finite]
             loss_min[i], loss_median[i], loss_max[i] = losses.min(), np.median(losses), losses.max()
-            representative[i] = finite[np.argmin(np.abs(losses - loss_median[i]))]
+            candidates = finite
+            if causes is not None:
+                member_causes = np.asarray(causes)[finite]
+                cause_values, cause_counts = np.unique(member_causes, return_counts=True)
+                candidates = finite[member_causes == cause_values[np.argmax(cause_counts)]]
+            representative[i] = candidates[np.argmin(np.abs(final_loss[candidates] - loss_median[i]))]
         elif members.size:
             representative[i] = members[0]
     return {
@@ -590,7 +603,7 @@ def classify_run(
     result = classify_networks(
         params, x, final_loss, status, activation, slope, thresholds, target_scale=target_scale, recent_loss_drop=drop
     )
-    summary = type_summary(result["label"], final_loss, confidence=confidence)
+    summary = type_summary(result["label"], final_loss, confidence=confidence, causes=result.get("cause"))
     names = [str(t) for t in summary["names"]]
     out: dict[str, Any] = {
         "result": result,

@@ -212,3 +212,16 @@ def test_classify_command_stores_types_and_figures(small_run_copy, tmp_path, cap
 def test_type_labels_without_group_says_what_to_run(small_run_path):
     with Run(small_run_path) as run, pytest.raises(KeyError, match="landscape classify"):
         type_labels(run)
+
+
+def test_representative_is_the_median_loss_network_of_the_typical_cause():
+    from landscape.solutions import type_summary
+
+    labels = np.array(["valley"] * 5 + ["dead"] * 3)
+    loss = np.array([0.040, 0.041, 0.042, 0.043, 0.050, 0.07, 0.08, 0.09])
+    causes = np.array(["three", "one dead", "three", "one dead", "one dead", "x", "x", "x"])
+    plain = type_summary(labels, loss, names=["valley", "dead"])
+    assert plain["representative"].tolist() == [2, 6]  # loss nearest the median (0.042), any cause
+    typical = type_summary(labels, loss, names=["valley", "dead"], causes=causes)
+    assert typical["representative"].tolist() == [3, 6]  # among "one dead" (3 of 5): nearest 0.042 is 0.043
+    np.testing.assert_array_equal(typical["count"], [5, 3])  # counts untouched by the choice
