@@ -145,6 +145,14 @@ def _not_run(what: str, command: str, note: str = "") -> str:
     return f'<div class="notrun"><p>{_esc(what)} Run:</p><pre class="command"><code>{_esc(command)}</code></pre>{extra}</div>'
 
 
+def _not_run_section(key: str, title: str, what: str, command: str, note: str, stage: str | None = None) -> Section:
+    """A section for an analysis the file does not hold: what is missing and the command that makes it."""
+    section = Section(key, title, _not_run(what, command, note), ran=False)
+    if stage is not None:
+        section.timings.append((stage, None, "not run"))
+    return section
+
+
 def _fmt(value: Any, digits: int = 3) -> str:
     """Numbers for tables: general format, NaN as an en dash."""
     try:
@@ -358,13 +366,10 @@ def _training_section(run: Run) -> Section:
 
 
 def _types_section(run: Run) -> Section:
-    section = Section("types", "Solution types")
     if not run.has("types"):
-        section.ran = False
-        section.body = _not_run("Solution types were not computed for this run.", f"landscape classify {_path_text(run)}",
-                                "It labels every network's minimum (pyramid / valley / dead ...) and stores the 'types' group.")
-        section.timings.append(("solution types", None, "not run"))
-        return section
+        return _not_run_section("types", "Solution types", "Solution types were not computed for this run.", f"landscape classify {_path_text(run)}",
+                                "It labels every network's minimum (pyramid / valley / dead ...) and stores the 'types' group.", "solution types")
+    section = Section("types", "Solution types")
     from .plots import types as type_plots
 
     summary_path = "types/summary"
@@ -443,13 +448,11 @@ def _representative_figures(run: Run, names: list[str], summary: dict[str, Any],
 
 
 def _curvature_section(run: Run) -> Section:
-    section = Section("curvature", "Curvature")
     if not run.has("hessian"):
-        section.ran = False
-        section.body = _not_run("Hessian spectra were not computed for this run.", f"landscape hessian {_path_text(run)}",
-                                "It stores eigenvalues of the loss Hessian at every final network (group 'hessian') and tells minima from saddles per type.")
-        section.timings.append(("curvature (Hessian)", None, "not run"))
-        return section
+        return _not_run_section("curvature", "Curvature", "Hessian spectra were not computed for this run.", f"landscape hessian {_path_text(run)}",
+                                "It stores eigenvalues of the loss Hessian at every final network (group 'hessian') and tells minima from saddles per type.",
+                                "curvature (Hessian)")
+    section = Section("curvature", "Curvature")
     from .plots import curvature as curvature_plots
 
     method = str(_read(run, "hessian:method", "dense"))
@@ -599,15 +602,13 @@ def _paths_block(run: Run, name: str) -> str:
 
 
 def _basins_section(run: Run) -> Section:
-    section = Section("basins", "Basins of attraction")
     if not run.has("basins"):
-        section.ran = False
-        section.body = _not_run(
-            "This run file holds no basin map.", "landscape basins STUDY",
+        return _not_run_section(
+            "basins", "Basins of attraction", "This run file holds no basin map.", "landscape basins STUDY",
             "STUDY is a basins TOML (a study plus a [basins] table, e.g. runs/basins.toml); it trains a plane of inits "
             "around one network's init and stores the map under /basins of that study's run file. Report that file.",
         )
-        return section
+    section = Section("basins", "Basins of attraction")
     from .plots.basins import basin_map_figure_from_group
 
     keys = ("label", "final_loss", "coords_a", "coords_b", "fractions")
@@ -627,15 +628,13 @@ def _basins_section(run: Run) -> Section:
 
 
 def _sweep_section(run: Run) -> Section:
-    section = Section("sweep", "Sweep")
     if not run.has("sweep/summary"):
-        section.ran = False
-        section.body = _not_run(
-            "This is not a sweep file.", "landscape sweep SWEEP",
+        return _not_run_section(
+            "sweep", "Sweep", "This is not a sweep file.", "landscape sweep SWEEP",
             "SWEEP is a sweep TOML (a study plus a [sweep] table of factors, e.g. runs/remedies.toml); it writes runs/<name>.h5, "
             "whose report shows the success table.",
         )
-        return section
+    section = Section("sweep", "Sweep")
     from .plots.sweeps import success_by_factor_figure, type_breakdown_figure
     from .stats import wilson_interval
     from .sweeps import read_summary
