@@ -74,28 +74,12 @@ def loss_curves_by_status(trajectory: np.ndarray, steps: np.ndarray, status: np.
     colours by type otherwise). Args: trajectory ``(n, n_record)``, steps ``(n_record,)``,
     status ``(n,)``.
     """
-    trajectory, status = np.asarray(trajectory, float), np.asarray(status)
-    rng = np.random.default_rng(seed)
-    fig = Figure(figsize=(6.4, 3.8), layout="constrained")
-    ax = fig.add_subplot()
-    x = np.asarray(steps) + 1
-    positive = np.where(np.isfinite(trajectory) & (trajectory > 0), trajectory, np.nan)
-    for code, name in STATUS_NAMES.items():
-        members = np.flatnonzero(status == code)
-        members = members[np.any(np.isfinite(positive[members]), axis=1)] if members.size else members
-        if members.size == 0:
-            continue
-        colour = STATUS_COLOURS[name]
-        for i in rng.choice(members, min(per_status, members.size), replace=False):
-            ax.plot(x, positive[i], color=colour, alpha=0.15, lw=0.7)
-        median = np.full(x.shape, np.nan)
-        has = np.any(np.isfinite(positive[members]), axis=0)
-        median[has] = np.nanmedian(positive[members][:, has], axis=0)
-        ax.plot(x, median, color=colour, lw=2.2, label=f"{name} (median of {members.size})")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("step + 1")
-    ax.set_ylabel("training loss")
-    ax.legend(fontsize=8)
-    ax.set_title("Loss curves by training status", fontsize=10)
-    return fig
+    from .types import loss_curves_figure
+
+    status = np.asarray(status)
+    labels = np.array([STATUS_NAMES.get(int(code), "") for code in status])
+    names = list(STATUS_NAMES.values())
+    return loss_curves_figure(
+        trajectory, steps, labels, names, per_type=per_status, seed=seed,
+        colours=STATUS_COLOURS, title="Loss curves by training status", size=(6.4, 3.8),
+    )

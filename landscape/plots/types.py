@@ -135,30 +135,47 @@ def active_fraction_figure(active_fraction: np.ndarray, labels: np.ndarray, name
     return fig
 
 
-def loss_curves_figure(trajectory: np.ndarray, steps: np.ndarray, labels: np.ndarray, names: Sequence[str], per_type: int = 25, seed: int = 0) -> Figure:
-    """Loss versus step, coloured by final type: a sample of networks and each type's median.
+def loss_curves_figure(
+    trajectory: np.ndarray,
+    steps: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+    per_type: int = 25,
+    seed: int = 0,
+    colours: dict[str, str] | None = None,
+    title: str = "Loss curves coloured by final type",
+    size: tuple[float, float] = (7.5, 4.5),
+) -> Figure:
+    """Loss versus step per group (final type by default): a sample of networks and each group's median.
 
-    Args: trajectory ``(n, n_record)`` losses at ``steps (n_record,)``; labels ``(n,)``.
+    Args: trajectory ``(n, n_record)`` losses at ``steps (n_record,)``; labels ``(n,)`` group names;
+    ``colours`` per name (default: the type palette). Non-finite or non-positive losses (a
+    diverged network) are left out of the log-scale plot and of the medians.
     """
-    colours = type_colours(names)
+    colours = colours or type_colours(names)
     rng = np.random.default_rng(seed)
-    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    fig = Figure(figsize=size, layout="constrained")
     ax = fig.add_subplot()
     x = np.asarray(steps) + 1
+    trajectory = np.asarray(trajectory, float)
+    positive = np.where(np.isfinite(trajectory) & (trajectory > 0), trajectory, np.nan)
     for t in names:
         members = np.flatnonzero(np.asarray(labels) == t)
+        members = members[np.any(np.isfinite(positive[members]), axis=1)] if members.size else members
         if members.size == 0:
             continue
-        shown = rng.choice(members, min(per_type, members.size), replace=False)
-        for i in shown:
-            ax.plot(x, trajectory[i], color=colours[t], alpha=0.15, lw=0.7)
-        ax.plot(x, np.nanmedian(trajectory[members], axis=0), color=colours[t], lw=2.4, label=f"{t} (median of {members.size})")
+        for i in rng.choice(members, min(per_type, members.size), replace=False):
+            ax.plot(x, positive[i], color=colours[t], alpha=0.15, lw=0.7)
+        median = np.full(x.shape, np.nan)
+        has = np.any(np.isfinite(positive[members]), axis=0)
+        median[has] = np.nanmedian(positive[members][:, has], axis=0)
+        ax.plot(x, median, color=colours[t], lw=2.4, label=f"{t} (median of {members.size})")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("step + 1")
     ax.set_ylabel("training loss")
     ax.legend(fontsize=8)
-    ax.set_title("Loss curves coloured by final type")
+    ax.set_title(title, fontsize=10)
     return fig
 
 
