@@ -101,14 +101,40 @@ class FastPlan:
 # When the fast path applies.
 
 
-def unsupported_reason(study: Study, out_dim: int, custom_model: bool = False, custom_loss: bool = False) -> str | None:
-    """Why ``study`` cannot use the fast path (a short phrase), or None when it can."""
+#: The compiled trainer of each backend (the run file's ``trainer`` attribute when it runs).
+COMPILED_TRAINERS = {"cpu": "fast_mlp", "gpu": "gpu_pallas"}
+
+
+def fast_path_disabled() -> bool:
+    """True when ``LANDSCAPE_FAST_PATH`` turns the compiled trainers off (0, false, no, off)."""
+    return os.environ.get("LANDSCAPE_FAST_PATH", "1").lower() in ("0", "false", "no", "off")
+
+
+def unsupported_reason(
+    study: Study, out_dim: int, custom_model: bool = False, custom_loss: bool = False, backend: str | None = None, in_dim: int | None = None
+) -> str | None:
+    """Why ``study`` cannot use the compiled trainer of ``backend`` (a short phrase), or None when it can.
+
+    One set of checks for both compiled trainers: the model family they share (one hidden
+    layer, scalar output, MSE, full batch, float32, a constant-rate Adam or SGD family
+    optimiser, a built-in activation), then the backend's own limits: the C++ kernel
+    (:mod:`landscape.fast_mlp`) on ``"cpu"``, the Pallas kernel (:mod:`landscape.gpu_mlp`,
+    hidden width and parameter count) on ``"gpu"``; no compiled trainer elsewhere.
+
+    Args:
+      study: the study.
+      out_dim: output width of its task.
+      custom_model, custom_loss: a user model or loss was given (never compiled).
+      backend: ``"cpu"``, ``"gpu"``, ... (default: ``jax.default_backend()``).
+      in_dim: input width (default: ``study.task.dim``), for the GPU kernel's parameter limit.
+    """
     m, tr, opt = study.model, study.train, study.optimizer
+    backend = backend or jax.default_backend()
     checks = [
-        (os.environ.get("LANDSCAPE_FAST_PATH", "1") in ("0", "false", "no", "off"), "LANDSCAPE_FAST_PATH is off"),
+        (fast_path_disabled(), "LANDSCAPE_FAST_PATH is off"),
         (custom_model, "a user model"),
         (custom_loss, "a user loss"),
-        (jax.default_backend() != "cpu", f"backend {jax.default_backend()} (the kernel is CPU-only)"),
+        (backend not in COMPILED_TRAINERS, f"backend {backend} (compiled trainers exist for cpu and gpu)"),
         (len(m.hidden) != 1, "not one hidden layer"),
         (out_dim != 1, "vector output"),
         (m.activation not in ACTIVATION_CODES, f"activation {m.activation}"),
@@ -119,6 +145,15 @@ def unsupported_reason(study: Study, out_dim: int, custom_model: bool = False, c
         (opt.schedule.name != "constant" or bool(opt.schedule.options), "a learning-rate schedule"),
         (_optimizer_settings(study) is None, f"optimizer {opt.name} with options {sorted(opt.options)}"),
     ]
+    if backend == "gpu" and len(m.hidden) == 1:
+        from .gpu_mlp import MAX_HIDDEN, MAX_PARAMS
+
+        width, dim = m.hidden[0], in_dim if in_dim is not None else study.task.dim
+        n_params = dim * width + 2 * width + 1
+        checks += [
+            (width > MAX_HIDDEN, f"hidden width {width} > {MAX_HIDDEN} (GPU kernel)"),
+            (n_params > MAX_PARAMS, f"{n_params} parameters per network > {MAX_PARAMS} (GPU kernel)"),
+        ]
     for failed, reason in checks:
         if failed:
             return reason
@@ -327,7 +362,7 @@ def fast_batch_trainer_for(
     study: Study, in_dim: int, out_dim: int, record_steps: tuple[int, ...], custom_model: bool = False, custom_loss: bool = False
 ) -> Callable[..., TrainResult] | None:
     """The fast trainer for ``study`` when it applies and the kernel is available, else None."""
-    if unsupported_reason(study, out_dim, custom_model, custom_loss) is not None:
+    if jax.default_backend() != "cpu" or unsupported_reason(study, out_dim, custom_model, custom_loss, "cpu", in_dim) is not None:
         return None
     if not load_kernel():
         return None
@@ -335,12 +370,14 @@ def fast_batch_trainer_for(
 
 
 __all__ = [
+    "COMPILED_TRAINERS",
     "FastPathUnavailableWarning",
     "FastPlan",
     "KernelBuildError",
     "build_kernel",
     "cache_dir",
     "fast_batch_trainer_for",
+    "fast_path_disabled",
     "load_kernel",
     "make_fast_batch_trainer",
     "make_plan",

@@ -7,10 +7,11 @@ seed and ``i``, so a resumed or re-chunked study gives the same per-network resu
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,9 @@ from .storage import Run, RunFileError, create_run_file, flatten_params, mark_co
 from .tasks import Dataset, Target, make_dataset
 from .training import Status, TrainSpec, UserLoss, make_batch_init, make_batch_trainer, network_keys, record_schedule
 
-CHUNK_MEMORY_BYTES = 256 * 2**20  # working-set budget for one chunk on the device
-MAX_AUTO_CHUNK = 4096
+CHUNK_MEMORY_BYTES = 256 * 2**20  # working-set budget for one chunk when the device reports no memory (CPU)
+MAX_AUTO_CHUNK = 4096  # and the most networks per chunk then
+DEVICE_MEMORY_FRACTION = 0.5  # share of a device's free memory (as it reports it) one chunk may use
 
 
 class StudyError(Exception):
@@ -46,7 +48,7 @@ class Prepared:
     dtype: Any
     batch_init: Callable[[jax.Array], Any]  # jit(vmap(init)): keys (n, 2) -> params (n, ...)
     batch_trainer: Callable[..., Any]  # jit(vmap(train_one)), see make_batch_trainer, or the fast path
-    trainer_kind: str = "general"  # "general" (autodiff, any model) or "fast_mlp" (landscape.fast_mlp kernel)
+    trainer_kind: str = "general"  # "general" (autodiff), "fast_mlp" (CPU kernel) or "gpu_pallas" (landscape.gpu_mlp)
     n_devices: int = 1  # local devices the inits axis is sharded over (landscape.sharding)
 
 
@@ -55,11 +57,42 @@ def default_out_path(study: Study) -> Path:
 
 
 def enable_dtype(study: Study) -> Any:
-    """Turn on JAX's x64 mode for float64 studies; returns the JAX float dtype."""
+    """Turn on JAX's x64 mode for the whole process for float64 studies; returns the JAX float dtype.
+
+    Prefer :func:`x64_scope`, which :func:`prepare` uses: it turns x64 on only around the
+    computations of a float64 study and leaves the process's setting alone.
+    """
     if study.train.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
         return jnp.float64
     return jnp.float32
+
+
+def study_dtype(study: Study) -> Any:
+    """The JAX float dtype of a study's training (``jnp.float64`` only means something inside :func:`x64_scope`)."""
+    return jnp.float64 if study.train.dtype == "float64" else jnp.float32
+
+
+@contextlib.contextmanager
+def x64_scope(study: Study) -> Iterator[None]:
+    """``jax.enable_x64(True)`` for the duration of the block when the study trains in float64, else nothing."""
+    if study.train.dtype == "float64":
+        with jax.enable_x64(True):
+            yield
+    else:
+        yield
+
+
+def _scoped(function: Callable[..., Any], study: Study) -> Callable[..., Any]:
+    """``function`` run inside :func:`x64_scope` (NumPy inputs then keep float64)."""
+    if study.train.dtype != "float64":
+        return function
+
+    def scoped(*args: Any, **kwargs: Any) -> Any:
+        with x64_scope(study):
+            return function(*args, **kwargs)
+
+    return scoped
 
 
 def prepare(
@@ -73,15 +106,21 @@ def prepare(
 ) -> Prepared:
     """Dataset, model (the configured MLP unless given) and training spec of a study.
 
-    The trainer is the compiled fast path (:mod:`landscape.fast_mlp`) when the study is in its
-    family and ``fast`` is on, else the general ``jit(vmap(train_one))``; with several local
-    devices and ``shard`` on, it is sharded over the inits axis (:mod:`landscape.sharding`).
+    The trainer is the backend's compiled trainer when the study is in its family and ``fast``
+    is on (:mod:`landscape.fast_mlp`'s C++ kernel on a CPU, :mod:`landscape.gpu_mlp`'s Pallas
+    kernel on a GPU; see :func:`landscape.fast_mlp.unsupported_reason`), else the general
+    ``jit(vmap(train_one))``; with several local devices and ``shard`` on, it is sharded over
+    the inits axis (:mod:`landscape.sharding`). A float64 study's data, init and trainer run
+    inside :func:`x64_scope` (the process's x64 setting is left alone), so pass them NumPy
+    float64 arrays, or build JAX arrays inside ``x64_scope(study)``.
     """
     from .fast_mlp import fast_batch_trainer_for
+    from .gpu_mlp import gpu_batch_trainer_for
     from .sharding import shard_over_inits
 
-    dtype = enable_dtype(study)
-    dataset = make_dataset(study.task, target)
+    dtype = study_dtype(study)
+    with x64_scope(study):
+        dataset = make_dataset(study.task, target)
     custom_model = model is not None
     if model is None:
         model = make_mlp(study.model, study.init, dataset.x.shape[1], dataset.out_dim, dtype)
@@ -94,33 +133,65 @@ def prepare(
         dropout=study.train.dropout,
         record_steps=tuple(int(s) for s in record_schedule(steps, study.train.trajectory_points, study.train.trajectory_spacing)),
     )
-    trainer = None
+    trainer, kind = None, "general"
     if fast:
-        trainer = fast_batch_trainer_for(study, dataset.x.shape[1], dataset.out_dim, spec.record_steps, custom_model, loss_fn is not None)
-    kind = "general" if trainer is None else "fast_mlp"
+        compiled_for = gpu_batch_trainer_for if jax.default_backend() == "gpu" else fast_batch_trainer_for
+        trainer = compiled_for(study, dataset.x.shape[1], dataset.out_dim, spec.record_steps, custom_model, loss_fn is not None)
+        kind = "general" if trainer is None else ("gpu_pallas" if compiled_for is gpu_batch_trainer_for else "fast_mlp")
     trainer = trainer or make_batch_trainer(model, spec, loss_fn)
     n_devices = len(jax.local_devices()) if shard else 1
     if n_devices > 1:
         trainer = shard_over_inits(trainer)
-    return Prepared(study, dataset, model, spec, loss_fn, dtype, make_batch_init(model), trainer, kind, n_devices)
+    batch_init = _scoped(make_batch_init(model), study)
+    return Prepared(study, dataset, model, spec, loss_fn, dtype, batch_init, _scoped(trainer, study), kind, n_devices)
 
 
-def auto_chunk_size(study: Study, out_dim: int, n_devices: int = 1, trainer_kind: str = "general") -> int:
-    """Networks per chunk so that one chunk's working set stays near ``CHUNK_MEMORY_BYTES``.
+def device_memory_bytes() -> int | None:
+    """Free memory of the first local device as it reports it (``bytes_limit - bytes_in_use``), or None.
 
-    Per network: activations and their gradients for every point (a few copies per layer),
-    plus the per-step loss record. The fast path (``trainer_kind="fast_mlp"``) keeps only
-    parameters, optimiser state and the recorded losses. A multiple of the device count.
+    GPUs (and TPUs) report ``memory_stats()``; the CPU backend reports nothing.
     """
-    if study.train.chunk_size:
-        return study.train.chunk_size
+    try:
+        stats = jax.local_devices()[0].memory_stats()
+    except (AttributeError, NotImplementedError, RuntimeError):
+        return None
+    if not stats or "bytes_limit" not in stats:
+        return None
+    return max(0, int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0)))
+
+
+def chunk_bytes_per_network(study: Study, out_dim: int, trainer_kind: str = "general") -> int:
+    """Estimated device working set of one network while its chunk trains (bytes).
+
+    General trainer: activations and their gradients for every point (a few copies per
+    layer), plus the per-step loss record. Compiled trainers (``"fast_mlp"``,
+    ``"gpu_pallas"``) keep only parameters in and out, optimiser state and the recorded losses.
+    """
     itemsize = 8 if study.train.dtype == "float64" else 4
     points = study.train.batch_size or study.task.n_points
     width = study.task.dim + sum(study.model.hidden) + out_dim
-    per_net = itemsize * (6 * points * width + study.train.steps + 64)
-    if trainer_kind == "fast_mlp":
-        per_net = itemsize * (8 * (study.task.dim + 2) * sum(study.model.hidden) + study.train.trajectory_points + 64)
-    cap = max(n_devices, min(MAX_AUTO_CHUNK, CHUNK_MEMORY_BYTES // per_net, study.n_inits))
+    if trainer_kind in ("fast_mlp", "gpu_pallas"):
+        record = 1 << max(0, study.train.trajectory_points + 1).bit_length()  # the GPU kernel pads it to a power of two
+        return itemsize * (8 * (study.task.dim + 2) * sum(study.model.hidden) + record + 64)
+    return itemsize * (6 * points * width + study.train.steps + 64)
+
+
+def auto_chunk_size(study: Study, out_dim: int, n_devices: int = 1, trainer_kind: str = "general", memory_bytes: int | None = None) -> int:
+    """Networks per chunk, a multiple of the device count, sized by the memory the device reports.
+
+    When the device reports its free memory (:func:`device_memory_bytes`, or ``memory_bytes``
+    given per device), a chunk uses up to ``DEVICE_MEMORY_FRACTION`` of it on every device,
+    at :func:`chunk_bytes_per_network` per network; otherwise (the CPU) it stays near
+    ``CHUNK_MEMORY_BYTES`` and at most ``MAX_AUTO_CHUNK`` networks. Chunks are then evened out.
+    """
+    if study.train.chunk_size:
+        return study.train.chunk_size
+    per_net = chunk_bytes_per_network(study, out_dim, trainer_kind)
+    free = memory_bytes if memory_bytes is not None else device_memory_bytes()
+    if free is None:
+        cap = max(n_devices, min(MAX_AUTO_CHUNK, CHUNK_MEMORY_BYTES // per_net, study.n_inits))
+    else:
+        cap = max(n_devices, min(n_devices * int(DEVICE_MEMORY_FRACTION * free) // per_net, study.n_inits))
     n_chunks = math.ceil(study.n_inits / cap)
     chunk = math.ceil(study.n_inits / n_chunks)  # even chunks: the padded last one wastes little
     return int(math.ceil(chunk / n_devices) * n_devices)
@@ -214,9 +285,11 @@ def _create(out: Path, prepared: Prepared, chunk_size: int) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise StudyError(f"{out.parent}: cannot create the output folder ({err.strerror or err})") from None
-    shapes = jax.eval_shape(prepared.model.init, jax.random.PRNGKey(0))
+    with x64_scope(study):
+        shapes = jax.eval_shape(prepared.model.init, jax.random.PRNGKey(0))
     param_shapes = {name: (leaf.shape, np.dtype(leaf.dtype)) for name, leaf in _flat_shapes(shapes).items()}
     metadata = {**_device_metadata(), "model": prepared.model.name, "trainer": prepared.trainer_kind, "n_devices": prepared.n_devices}
+    metadata["x64"] = bool(metadata["x64"] or study.train.dtype == "float64")  # scoped x64 (x64_scope) counts
     try:
         create_run_file(
             out,
@@ -256,7 +329,8 @@ def train_networks(prepared: Prepared, indices: np.ndarray, pad_to: int | None =
     padded = indices if target <= count else np.concatenate([indices, np.full(target - count, indices[-1])])
     keys = network_keys(prepared.study.seed, padded)
     init = prepared.batch_init(keys)
-    result = prepared.batch_trainer(init, keys, jnp.asarray(prepared.dataset.x, prepared.dtype), jnp.asarray(prepared.dataset.y, prepared.dtype))
+    dtype = np.dtype(prepared.dtype)  # NumPy arrays: a float64 study's trainer converts them inside its x64 scope
+    result = prepared.batch_trainer(init, keys, np.asarray(prepared.dataset.x, dtype), np.asarray(prepared.dataset.y, dtype))
     cut = lambda tree: jax.tree.map(lambda leaf: np.asarray(leaf)[:count], tree)  # noqa: E731
     return cut(init), cut(result)
 
