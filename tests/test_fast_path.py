@@ -13,15 +13,20 @@ from __future__ import annotations
 import os
 import shutil
 
+import jax
 import numpy as np
 import pytest
 
 from landscape import Study, fast_mlp, runner
 from landscape.training import make_batch_trainer, network_keys
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(os.environ.get("CXX") or "g++") is None, reason="no C++ compiler: the fast path cannot be built here"
-)
+pytestmark = [
+    pytest.mark.skipif(shutil.which(os.environ.get("CXX") or "g++") is None, reason="no C++ compiler: the fast path cannot be built here"),
+    pytest.mark.skipif(
+        jax.default_backend() != "cpu",
+        reason=f"the C++ kernel is CPU-only (backend {jax.default_backend()}); the GPU trainer's tests are in test_gpu_mlp.py",
+    ),
+]
 
 
 def small(**overrides) -> Study:

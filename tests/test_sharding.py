@@ -1,4 +1,8 @@
-"""Sharding the inits axis over 2 (forced host) devices gives the same per-network results as 1."""
+"""Sharding the inits axis over 2 (forced host) devices gives the same per-network results as 1.
+
+Both sides run on the CPU backend: in this process when the suite runs on a CPU, else (a GPU
+suite) in a second subprocess with one host device, so that the comparison is CPU against CPU.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,13 @@ SCRIPT = textwrap.dedent(
     """
     import sys, numpy as np, jax
     from landscape import Study, runner
-    assert len(jax.local_devices()) == 2, jax.local_devices()
+    n_devices = int(sys.argv[2])
+    assert len(jax.local_devices()) == n_devices, jax.local_devices()
     out = {}
     for fast in (True, False):
         study = Study().replace(**{"n_inits": 64, "train.steps": 30, "task.n_points": 128, "train.trajectory_points": 10})
         prepared = runner.prepare(study, fast=fast)
-        assert prepared.n_devices == 2
+        assert prepared.n_devices == n_devices
         tag = prepared.trainer_kind
         keys_init, result = runner.train_networks(prepared, np.arange(37))  # odd: exercises padding
         # the sharded trainer really places half the batch on each device
@@ -40,31 +45,47 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def two_device_results(tmp_path_factory):
-    path = tmp_path_factory.mktemp("shard") / "two.npz"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(path)], env=env, capture_output=True, text=True, timeout=300)
+def _cpu_results(tmp_path_factory, n_devices: int) -> dict:
+    path = tmp_path_factory.mktemp("shard") / f"devices{n_devices}.npz"
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(path), str(n_devices)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return dict(np.load(path))
 
 
+@pytest.fixture(scope="module")
+def two_device_results(tmp_path_factory):
+    return _cpu_results(tmp_path_factory, 2)
+
+
+@pytest.fixture(scope="module")
+def one_device_cpu_results(tmp_path_factory):
+    return _cpu_results(tmp_path_factory, 1)
+
+
 @pytest.mark.parametrize("fast", [True, False], ids=["fast_mlp", "general"])
-def test_two_devices_same_per_network_results(two_device_results, fast):
+def test_two_devices_same_per_network_results(two_device_results, fast, request):
     import jax
 
-    study = Study().replace(**{"n_inits": 64, "train.steps": 30, "task.n_points": 128, "train.trajectory_points": 10})
-    prepared = runner.prepare(study, fast=fast)
-    tag = prepared.trainer_kind
-    assert prepared.n_devices == 1
-    _, result = runner.train_networks(prepared, np.arange(37))
+    if jax.default_backend() == "cpu":
+        study = Study().replace(**{"n_inits": 64, "train.steps": 30, "task.n_points": 128, "train.trajectory_points": 10})
+        prepared = runner.prepare(study, fast=fast)
+        tag = prepared.trainer_kind
+        assert prepared.n_devices == 1
+        _, result = runner.train_networks(prepared, np.arange(37))
+        one = {name: np.asarray(getattr(result, name)) for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")}
+        one.update({f"param{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(result.final_params))})
+    else:  # the suite runs on a GPU: the one-device reference on the CPU backend too
+        tag = "fast_mlp" if fast and "fast_mlp_devices" in two_device_results else "general"
+        reference = request.getfixturevalue("one_device_cpu_results")
+        one = {key[len(tag) + 1 :]: value for key, value in reference.items() if key.startswith(tag + "_")}
     assert two_device_results[f"{tag}_devices"] == 2
-    np.testing.assert_array_equal(two_device_results[f"{tag}_status"], result.status)
-    np.testing.assert_array_equal(two_device_results[f"{tag}_steps"], result.steps)
+    np.testing.assert_array_equal(two_device_results[f"{tag}_status"], one["status"])
+    np.testing.assert_array_equal(two_device_results[f"{tag}_steps"], one["steps"])
     for name in ("final_loss", "grad_norm", "trajectory"):
-        np.testing.assert_allclose(two_device_results[f"{tag}_{name}"], getattr(result, name), rtol=1e-5, atol=1e-7)
-    for i, leaf in enumerate(jax.tree.leaves(result.final_params)):
-        np.testing.assert_allclose(two_device_results[f"{tag}_param{i}"], leaf, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(two_device_results[f"{tag}_{name}"], one[name], rtol=1e-5, atol=1e-7)
+    for i in range(sum(key.startswith(f"{tag}_param") for key in two_device_results)):
+        np.testing.assert_allclose(two_device_results[f"{tag}_param{i}"], one[f"param{i}"], rtol=1e-5, atol=1e-7)
 
 
 def test_process_chunks_partition():

@@ -23,28 +23,44 @@ from tests.conftest import small_study
 
 
 def test_batched_training_equals_training_each_network_alone():
-    prepared = prepare(small_study(n_inits=6, **{"train.steps": 150}), fast=False)  # the vmapped general trainer; fast path: test_fast_path.py
+    """vmap changes nothing: in float64 (a scoped x64, so the identity holds to rounding on any
+    backend; in float32 a GPU's batched and single reductions differ by ~1e-5 after 150 Adam steps)."""
+    study = small_study(n_inits=6, **{"train.steps": 150, "train.dtype": "float64"})
+    prepared = prepare(study, fast=False)  # the vmapped general trainer; compiled kernels: test_fast_path.py, test_gpu_mlp.py
     indices = np.arange(6)
     init, batched = train_networks(prepared, indices)
+    assert batched.final_loss.dtype == np.float64 and not jax.config.jax_enable_x64  # x64 stayed scoped
     objective = make_objective(prepared.model)
-    one = jax.jit(lambda p, k, x, y: train_one(p, k, x, y, prepared.spec, objective))
-    x, y = jnp.asarray(prepared.dataset.x, jnp.float32), jnp.asarray(prepared.dataset.y, jnp.float32)
-    for i, key in zip(indices, network_keys(prepared.study.seed, indices)):
-        params_i = jax.tree.map(lambda leaf: leaf[i], init)
-        alone = one(params_i, init_and_train_keys(key)[1], x, y)
-        for a, b in zip(jax.tree.leaves(alone.final_params), jax.tree.leaves(jax.tree.map(lambda leaf: leaf[i], batched.final_params))):
-            np.testing.assert_allclose(np.asarray(a), b, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(float(alone.final_loss), batched.final_loss[i], rtol=1e-5)
-        assert int(alone.status) == batched.status[i] and int(alone.steps) == batched.steps[i]
+    with jax.enable_x64(True):
+        one = jax.jit(lambda p, k, x, y: train_one(p, k, x, y, prepared.spec, objective))
+        x, y = jnp.asarray(prepared.dataset.x, jnp.float64), jnp.asarray(prepared.dataset.y, jnp.float64)
+        for i, key in zip(indices, network_keys(prepared.study.seed, indices)):
+            params_i = jax.tree.map(lambda leaf: jnp.asarray(leaf[i]), init)
+            alone = one(params_i, init_and_train_keys(key)[1], x, y)
+            for a, b in zip(jax.tree.leaves(alone.final_params), jax.tree.leaves(jax.tree.map(lambda leaf: leaf[i], batched.final_params))):
+                np.testing.assert_allclose(np.asarray(a), b, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(float(alone.final_loss), batched.final_loss[i], rtol=1e-10)
+            assert int(alone.status) == batched.status[i] and int(alone.steps) == batched.steps[i]
 
 
 def test_results_do_not_depend_on_which_other_networks_share_the_batch():
-    """Same per-network results; XLA may round differently for another batch shape (1 ulp)."""
-    prepared = prepare(small_study(**{"train.steps": 100}))
+    """Same per-network results whatever the batch shape (XLA may round another shape differently
+    by an ulp, which 100 steps amplify: checked in float64, to 1e-9)."""
+    prepared = prepare(small_study(**{"train.steps": 100, "train.dtype": "float64"}))
     _, all_eight = train_networks(prepared, np.arange(8))
     _, some = train_networks(prepared, np.array([5, 2]), pad_to=4)
-    np.testing.assert_allclose(some.final_loss, all_eight.final_loss[[5, 2]], rtol=1e-5)
-    np.testing.assert_allclose(some.final_params[0]["w"], all_eight.final_params[0]["w"][[5, 2]], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(some.final_loss, all_eight.final_loss[[5, 2]], rtol=1e-9)
+    np.testing.assert_allclose(some.final_params[0]["w"], all_eight.final_params[0]["w"][[5, 2]], rtol=1e-9, atol=1e-12)
+
+
+def test_float64_is_scoped_to_the_study():
+    """A float64 study trains in float64 and leaves the process's x64 setting alone."""
+    before = bool(jax.config.jax_enable_x64)
+    prepared = prepare(small_study(n_inits=2, **{"train.steps": 3, "train.dtype": "float64"}))
+    init, result = train_networks(prepared, np.arange(2))
+    assert init[0]["w"].dtype == np.float64 and result.final_loss.dtype == np.float64
+    assert bool(jax.config.jax_enable_x64) == before
+    assert jnp.zeros(1).dtype == (jnp.float64 if before else jnp.float32)
 
 
 def test_diverging_networks_are_recorded_and_the_others_finish():
@@ -162,3 +178,38 @@ def test_weight_init_statistics(name):
     else:
         expected = 2.0 * np.sqrt((2.0 if name == "he_normal" else 1.0) / fan_in)
         np.testing.assert_allclose(w.std(), expected, rtol=0.1)
+
+
+def test_auto_chunk_size_uses_the_memory_the_device_reports(monkeypatch):
+    """On a device that reports its memory (a GPU) chunks fill a share of it; on a CPU the old rule holds."""
+    from landscape import runner
+
+    class FakeDevice:
+        def memory_stats(self):
+            return {"bytes_limit": 80 * 2**30, "bytes_in_use": 16 * 2**30}
+
+    monkeypatch.setattr(jax, "local_devices", lambda *a, **k: [FakeDevice()])
+    assert runner.device_memory_bytes() == 64 * 2**30
+    million = Study().replace(n_inits=10**6)
+    # the GPU trainer keeps ~100 floats per network: a million fit in one chunk
+    assert runner.auto_chunk_size(million, 1, 1, "gpu_pallas") == 10**6
+    # the general trainer keeps every point's activations: as many as fit in half the free memory
+    per_net = runner.chunk_bytes_per_network(million, 1, "general")
+    chunk = runner.auto_chunk_size(million, 1, 1, "general")
+    n_chunks = -(-(10**6) // chunk)
+    assert chunk * per_net <= 0.5 * 64 * 2**30 * 1.01 and n_chunks == -(-(10**6) // (32 * 2**30 // per_net))
+    assert chunk > runner.MAX_AUTO_CHUNK
+    assert runner.auto_chunk_size(million, 1, 4, "general", memory_bytes=2**30) % 4 == 0  # a multiple of the devices
+    assert runner.auto_chunk_size(million.replace(**{"train.chunk_size": 1000}), 1, 1, "gpu_pallas") == 1000  # explicit wins
+    monkeypatch.undo()
+
+    # a CPU reports nothing: at most MAX_AUTO_CHUNK networks and about CHUNK_MEMORY_BYTES a chunk, as before
+    if jax.default_backend() == "cpu":
+        assert runner.device_memory_bytes() is None
+    monkeypatch.setattr(runner, "device_memory_bytes", lambda: None)
+    study = Study().replace(n_inits=10**5)
+    points, width = study.task.n_points, study.task.dim + sum(study.model.hidden) + 1
+    per_net = 4 * (6 * points * width + study.train.steps + 64)
+    cap = min(runner.MAX_AUTO_CHUNK, runner.CHUNK_MEMORY_BYTES // per_net)
+    n_chunks = -(-(10**5) // cap)
+    assert runner.auto_chunk_size(study, 1, 1, "general") == -(-(10**5) // n_chunks)
