@@ -175,12 +175,38 @@ def hutchpp_trace(matvec: MatVec, dim: int, key: jax.Array, n_matvecs: int = 66,
     sketch_key, probe_key = jax.random.split(key)
     batched = jax.vmap(matvec)
     sketch = _rademacher(sketch_key, (m, dim), dtype)
-    q, _ = jnp.linalg.qr(batched(sketch).T)  # (dim, min(m, dim))
+    q = orthonormal_columns(batched(sketch).T)  # (dim, m), columns past the rank are zero
     top = jnp.trace(q.T @ batched(q.T).T)
     probes = _rademacher(probe_key, (m, dim), dtype)
     projected = probes - (probes @ q) @ q.T
     rest = jnp.sum(projected * batched(projected)) / m
     return top + rest
+
+
+def orthonormal_columns(matrix: jax.Array) -> jax.Array:
+    """An orthonormal basis of the column space of ``matrix`` (n, m), as (n, m) columns.
+
+    Gram-Schmidt applied twice per column ("twice is enough", Giraud et al. 2005); columns
+    that add nothing new (rank deficiency) come back as zeros. Pure JAX on purpose, not
+    ``jnp.linalg.qr``: on CPU, jaxlib's batched LAPACK kernels (QR, eigh) split a vmapped
+    batch over XLA's intra-op thread pool and block a pool thread until the pieces finish. Two
+    such kernels running at once (the Lanczos ``eigh`` and the Hutch++ QR are independent, so
+    XLA runs them concurrently) can block every thread of a small pool (two on a 2-core
+    machine) with the pieces still queued: a deadlock at 0% CPU. With one LAPACK call per
+    compiled function at most one pool thread ever waits.
+    """
+    n, m = matrix.shape
+    eps = jnp.finfo(matrix.dtype).eps
+    scale = jnp.max(jnp.linalg.norm(matrix, axis=0))
+    threshold = 100 * eps * jnp.sqrt(n) * jnp.maximum(scale, jnp.finfo(matrix.dtype).tiny)
+
+    def column(j: jax.Array, basis: jax.Array) -> jax.Array:
+        vector = _orthogonalise(matrix[:, j], basis.T)  # columns past j are still zero
+        norm = jnp.linalg.norm(vector)
+        keep = norm > threshold
+        return basis.at[:, j].set(jnp.where(keep, vector / jnp.where(keep, norm, 1.0), 0.0))
+
+    return jax.lax.fori_loop(0, m, column, jnp.zeros_like(matrix))
 
 
 def slq_nodes_weights(
