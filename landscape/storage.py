@@ -24,15 +24,29 @@ allocated up front, then renamed into place. Training only overwrites raw bytes 
 datasets (never HDF5 metadata), flushes, then sets the chunk's ``chunk_done`` flag and
 flushes again, so a killed study leaves a readable file whose finished chunks are intact.
 ``complete`` becomes true only after the last chunk is flushed.
+
+Analyses are published, never edited in place: :func:`write_group` (and :func:`drop_group`)
+build a new file beside the run file holding a copy of every object except the group being
+replaced, add the new group, flush and fsync it, then ``os.replace`` it over the run file and
+fsync the folder. A kill at any moment leaves either the old file or the new one (a stray
+``.<name>.*.publish.tmp`` at worst, removed by the next publish); readers holding the old file
+keep reading the old inode; re-running an analysis does not grow the file; a failed write
+(full disk, read-only folder) leaves the run file byte-identical. Publishes and training's
+chunk writes take an exclusive ``flock`` on the run file, so neither loses the other's work.
+Damaged files are refused (:class:`RunFileError`) before anything is written.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
-import tempfile
+import secrets
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +165,7 @@ def create_run_file(
     n = study.n_inits
     n_chunks = -(-n // chunk_size)
     float_dtype = np.float64 if study.train.dtype == "float64" else np.float32
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp_name = _new_temp(path, "create")
     try:
         with _open(tmp_name, "w") as f:
             f.attrs.update(
@@ -193,10 +206,62 @@ def create_run_file(
             _early_dataset(train, "chunk_done", (n_chunks,), np.uint8, 0)
             _early_dataset(train, "chunk_seconds", (n_chunks,), np.float64, np.nan)
             f.flush()
+        _fsync(tmp_name)
         os.replace(tmp_name, path)
+        _fsync_folder(path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _new_temp(path: Path, kind: str) -> Path:
+    """An empty new file beside ``path``, created with the usual permissions (``0o666 & ~umask``)."""
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.{kind}.tmp"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return tmp
+
+
+def _fsync(path: str | Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(path: Path) -> None:
+    with contextlib.suppress(OSError):  # some filesystems refuse fsync on a folder
+        _fsync(path.parent)
+
+
+@contextlib.contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the run file now at ``path`` (waiting for other holders).
+
+    Training's chunk writes and analysis publishes both take it. A publish replaces the file,
+    so after the lock is granted the path is checked to still name the locked inode; if it was
+    replaced meanwhile, the new file is locked instead.
+    """
+    path = Path(path)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise RunFileError(f"{path}: no such file") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                return
+        finally:
+            os.close(fd)
 
 
 def write_chunk(
@@ -212,7 +277,7 @@ def write_chunk(
 
     Only raw data is written; the done flag is set after the data is flushed.
     """
-    with _open(path, "r+") as f:
+    with locked(path), _open(path, "r+") as f:
         count = len(results["final_loss"])
         sl = slice(start, start + count)
         for name, value in init_params.items():
@@ -228,29 +293,166 @@ def write_chunk(
 
 
 def mark_complete(path: str | Path, attrs: dict[str, Any]) -> None:
-    with _open(path, "r+") as f:
+    with locked(path), _open(path, "r+") as f:
         f.attrs.update(attrs)
         f.flush()
         f.attrs["complete"] = True
         f.flush()
 
 
+RESERVED = ("data", "init", "final", "train")
+PUBLISH_PAUSE_ENV = "LANDSCAPE_TEST_PUBLISH_PAUSE"  # test hook: seconds to sleep mid-publish
+
+
 def write_group(path: str | Path, name: str, arrays: dict[str, Any], attrs: dict[str, Any] | None = None) -> None:
-    """Add (or replace) an analysis group ``/<name>`` of arrays and attributes.
+    """Add (or replace) an analysis group ``/<name>`` of arrays and attributes, atomically.
 
     Nested dicts become subgroups; strings and scalars in ``attrs`` become attributes.
-    Training datasets are never touched.
+    Training datasets are never touched. The file is republished whole (see the module doc):
+    a kill, a full disk or a read-only folder leaves the previous file as it was.
+
+    Raises:
+      RunFileError: the file is missing or damaged, or cannot be written (one line).
     """
-    if name.split("/")[0] in ("data", "init", "final", "train"):
-        raise ValueError(f"{name}: reserved for the study itself")
-    with _open(path, "r+") as f:
-        if name in f:
-            del f[name]
-        group = f.create_group(name)
+    _check_name(name)
+
+    def add(f: h5py.File) -> None:
+        group = f.require_group(name.rsplit("/", 1)[0]) if "/" in name else f
+        group = group.create_group(name.rsplit("/", 1)[-1])
         _write_tree(group, arrays)
         for key, value in (attrs or {}).items():
             group.attrs[key] = value if not isinstance(value, (dict, list)) else json.dumps(value)
-        f.flush()
+
+    _publish(Path(path), name, add, extra_bytes=_tree_bytes(arrays))
+
+
+def drop_group(path: str | Path, name: str) -> None:
+    """Remove the analysis group ``/<name>`` (e.g. ``types``, ``slices/plane-0-1-2``), atomically."""
+    _check_name(name)
+    with Run(path) as run:
+        if not run.has(name):
+            raise RunFileError(f"{path}: no '{name}' group to drop (analyses: {', '.join(run.groups()) or 'none'})")
+    _publish(Path(path), name, lambda f: None, extra_bytes=0)
+
+
+def _check_name(name: str) -> None:
+    if not name or name.startswith("/") or name.split("/")[0] in RESERVED:
+        raise ValueError(f"{name}: reserved for the study itself")
+
+
+def _tree_bytes(arrays: dict[str, Any]) -> int:
+    total = 0
+    for value in arrays.values():
+        if isinstance(value, dict):
+            total += _tree_bytes(value)
+        elif not isinstance(value, str):
+            value = np.asarray(value)
+            total += value.nbytes if value.dtype.kind not in "USO" else sum(len(str(v)) + 16 for v in value.ravel())
+    return total
+
+
+def check_writable(path: str | Path, extra_bytes: int = 0) -> None:
+    """Refuse, in one line, a run file an analysis could not publish into: call before computing.
+
+    Checks that the file is an intact run file (every object readable), that its folder is
+    writable and that the folder's filesystem has room for a second copy plus ``extra_bytes``.
+
+    Raises:
+      RunFileError: with the reason.
+    """
+    path = Path(path)
+    verify(path)
+    folder = path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RunFileError(f"{path}: its folder {folder} is not writable (analyses publish a new copy of the run file there)")
+    need = path.stat().st_size + extra_bytes + (1 << 20)
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise RunFileError(f"{path}: not enough free space in {folder} ({free / 1e6:.1f} MB free, {need / 1e6:.1f} MB needed to publish an analysis)")
+
+
+def verify(path: str | Path) -> None:
+    """Read every object, attribute and dataset of a run file; :class:`RunFileError` if any fails."""
+    with Run(path) as run:
+        try:
+            f = run._file
+
+            def touch(obj: h5py.HLObject) -> None:
+                dict(obj.attrs)
+                if isinstance(obj, h5py.Dataset):
+                    obj[()]
+
+            touch(f)
+            f.visititems(lambda _name, obj: touch(obj))
+        except (OSError, KeyError, RuntimeError, ValueError, TypeError) as err:
+            raise RunFileError(f"{run.path}: damaged run file ({_short(err)}); nothing was written to it") from None
+
+
+def _copy_except(src: h5py.Group, dst: h5py.Group, skip: list[str]) -> None:
+    """Copy ``src``'s attributes and members into ``dst``, leaving out the path ``skip``."""
+    for key, value in src.attrs.items():
+        dst.attrs[key] = value
+    for key in src:
+        if skip and key == skip[0]:
+            if len(skip) > 1 and isinstance(src[key], h5py.Group):
+                _copy_except(src[key], dst.create_group(key), skip[1:])
+            continue
+        src.copy(src[key], dst, name=key)
+
+
+def _publish(path: Path, name: str, edit: Callable[[h5py.File], None], extra_bytes: int) -> None:
+    """Republish ``path`` without ``/name``, then ``edit`` the copy (see the module doc)."""
+    if not path.exists():
+        raise RunFileError(f"{path}: no such file")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise RunFileError(f"{path}: its folder {path.parent} is not writable; the run file is unchanged")
+    with locked(path):
+        for stale in path.parent.glob(f".{path.name}.*.publish.tmp"):  # left by a killed publish
+            stale.unlink(missing_ok=True)
+        need = path.stat().st_size + extra_bytes + (1 << 20)
+        free = shutil.disk_usage(path.parent).free
+        if free < need:
+            raise RunFileError(f"{path}: not enough free space in {path.parent} ({free / 1e6:.1f} MB free, {need / 1e6:.1f} MB needed); the run file is unchanged")
+        mode = os.stat(path).st_mode & 0o7777
+        tmp: Path | None = None
+        try:
+            tmp = _new_temp(path, "publish")
+            try:
+                with _open(path, "r") as src:
+                    if src.attrs.get("format") != FORMAT:
+                        raise RunFileError(f"{path}: not a landscape run file; nothing was written to it")
+                    with _open(tmp, "w") as dst:
+                        _copy_except(src, dst, name.split("/"))
+                        edit(dst)
+                        dst.flush()
+            except (KeyError, RuntimeError, ValueError) as err:
+                raise RunFileError(f"{path}: damaged run file ({_short(err)}); nothing was written to it") from None
+            pause = float(os.environ.get(PUBLISH_PAUSE_ENV, "0") or 0)
+            if pause:
+                time.sleep(pause)
+            _fsync(tmp)
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+            tmp = None
+            _fsync_folder(path)
+        except OSError as err:
+            raise RunFileError(f"{path}: could not publish '{name}' ({_os_reason(err)}); the run file is unchanged") from None
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+
+
+def _os_reason(err: OSError) -> str:
+    code = err.errno
+    if code is None:  # h5py wraps HDF5 errors; find the system reason in the text
+        text = str(err)
+        for candidate in (errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EDQUOT):
+            if os.strerror(candidate).lower() in text.lower():
+                code = candidate
+                break
+        else:
+            return _short(err)
+    return os.strerror(code)
 
 
 def _write_tree(group: h5py.Group, arrays: dict[str, Any]) -> None:
@@ -419,7 +621,10 @@ class Run:
         """An analysis group as a nested dict of NumPy arrays (attributes included)."""
         if name not in self._file:
             raise KeyError(f"{self.path}: no '{name}' group; run the analysis that writes it first")
-        return _read_tree(self._file[name])
+        try:
+            return _read_tree(self._file[name])
+        except (OSError, RuntimeError, ValueError) as err:
+            raise RunFileError(f"{self.path}: damaged '{name}' group ({_short(err)})") from None
 
     def walk(self) -> Iterator[tuple[str, h5py.Dataset]]:
         items: list[tuple[str, h5py.Dataset]] = []
@@ -434,6 +639,13 @@ def _short(err: BaseException) -> str:
 
 def describe_run(path: str | Path) -> str:
     """A human summary of what a run file holds (used by ``landscape info``)."""
+    try:
+        return _describe(path)
+    except (OSError, KeyError, RuntimeError, ValueError) as err:
+        raise RunFileError(f"{path}: damaged run file ({_short(err)})") from None
+
+
+def _describe(path: str | Path) -> str:
     from .training import Status
 
     with Run(path) as run:

@@ -38,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
     from ..plots import save_figure
     from ..plots.basins import basin_map_figure
     from ..runner import StudyError, default_out_path, prepare, run_study
-    from ..storage import Run, write_group
+    from ..storage import Run, check_writable, write_group
 
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     study, config = load_basins(args.basins)
@@ -66,6 +66,8 @@ def main(args: argparse.Namespace) -> int:
             reuse = run.complete and run.study.to_json() == study.to_json()
         if not reuse and not args.overwrite:
             raise StudyError(f"{out}: holds a different (or unfinished) study; pass --overwrite to retrain it, or choose another --out")
+        if reuse:
+            check_writable(out)  # before training the map, whose result could not be stored
     if not reuse:
         say(f"training the study '{study.name}' ({study.n_inits} networks) into {out}")
         run_study(study, out, overwrite=True, quiet=args.quiet)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..storage import Run, write_group
+from ..storage import Run, check_writable, write_group
 
 ORDER = 2
 
@@ -38,6 +38,7 @@ def classify_and_report(path: str | Path, figures: str | Path | None, cluster: b
     from ..solutions import Thresholds, classify_run, format_type_table, types_group_arrays
 
     thresholds = Thresholds()
+    check_writable(path)  # before work whose result could not be stored
     started = time.perf_counter()
     with Run(path) as run:
         analysis = classify_run(run, thresholds, cluster=cluster, n_clusters=n_clusters, sample_size=sample_size, confidence=confidence)

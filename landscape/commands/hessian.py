@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..config import ConfigError
-from ..storage import Run, RunFileError, write_group
+from ..storage import Run, RunFileError, check_writable, write_group
 
 ORDER = 20
 DENSITY_POINTS = 400
@@ -77,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
     if args.chunk_size < 1:
         raise ConfigError("--chunk-size must be at least 1")
     rtol = curvature.ZERO_RTOL if args.zero_rtol is None else args.zero_rtol
+    check_writable(args.run)  # before minutes of work whose result could not be stored
     atol = curvature.ZERO_ATOL if args.zero_atol is None else args.zero_atol
 
     with Run(args.run) as run:

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from ..config import ConfigError
-from ..storage import Run, flatten_params, write_group
+from ..storage import Run, check_writable, flatten_params, write_group
 from .slice import _type_names, _type_representatives, default_figures_folder, resolve_point, run_context
 
 ORDER = 41
@@ -65,6 +65,7 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--path-points: expected at least 3")
     if args.bezier_steps < 0:
         raise ConfigError("--bezier-steps: expected 0 or more")
+    check_writable(args.run)  # before minutes of work whose result could not be stored
     with Run(args.run) as run:
         context = run_context(run)
         type_names = _type_names(run)

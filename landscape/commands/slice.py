@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from ..config import ConfigError
-from ..storage import Run, RunFileError, flatten_params, write_group
+from ..storage import Run, RunFileError, check_writable, flatten_params, write_group
 
 ORDER = 40
 
@@ -197,6 +197,7 @@ def main(args: argparse.Namespace) -> int:
 
     if args.resolution < 2:
         raise ConfigError("--resolution: expected at least 2")
+    check_writable(args.run)  # before work whose result could not be stored
     with Run(args.run) as run:
         context = run_context(run)
         type_names = _type_names(run)
