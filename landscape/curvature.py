@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .lanczos import extreme_eigenpairs, hessian_vector_product, hutchpp_trace, slq_nodes_weights
+from .lanczos import extreme_eigenpairs, hessian_vector_product, hutchpp_trace, lanczos, slq_nodes_weights, tridiagonal
 
 Params = Any
 Loss = Callable[[Params, jax.Array, jax.Array], jax.Array]  # (params, x, y) -> scalar
@@ -492,6 +492,55 @@ def hessians_and_eigenvectors(hessian_fn: HessianFn, batched_params: Params, x: 
     hessians = np.asarray(jax.jit(jax.vmap(lambda params: hessian_fn(params, x, y)))(jax.tree.map(jnp.asarray, batched_params)))
     values, vectors = np.linalg.eigh(hessians)
     return hessians, values, vectors
+
+
+def slq_spectra_of_hessians(hessians: Any, key: jax.Array, n_probes: int = 16, n_steps: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`slq_spectra` for networks whose dense Hessians ``(n, P, P)`` are at hand (e.g. from
+    :func:`hessians_and_eigenvectors`), with the same probes (network ``i`` uses ``fold_in(key, i)``).
+
+    With ``n_steps >= P`` (small networks) Lanczos runs to the whole space and its Gauss
+    quadrature is exact: the nodes are the eigenvalues and the weights the squared components of
+    the normalised probe in the eigenbasis (Golub & Meurant 2010), so they are computed so
+    (``eigh`` plus a product), which gives the same density as :func:`slq_spectra` up to rounding
+    (weights of repeated eigenvalues may split differently between them). Otherwise Lanczos runs
+    with ``H v`` a matrix product, over one flat batch of (network, probe) pairs. Either way no
+    autodiff through the model is compiled: :func:`slq_spectra`'s program takes seconds to
+    compile on a CPU and longer on a GPU, for a handful of networks.
+    """
+    hessians = jnp.asarray(hessians)
+    n, dim = hessians.shape[0], hessians.shape[-1]
+    n_steps = min(n_steps, dim)
+    dtype = hessians.dtype
+    # the probe keys of slq_nodes_weights: split(fold_in(key, i), n_probes), then (start, restart) per probe
+    probe_keys = jax.vmap(lambda i: jax.random.split(jax.random.fold_in(key, i), n_probes))(jnp.arange(n))  # (n, n_probes, 2)
+    flat_keys = probe_keys.reshape(n * n_probes, *probe_keys.shape[2:])  # one flat batch: nested vmaps compile far slower
+    if n_steps == dim:
+        starts = np.asarray(jax.jit(jax.vmap(lambda k: jax.random.normal(jax.random.split(k)[0], (dim,), dtype)))(flat_keys))
+        starts = (starts / np.linalg.norm(starts, axis=-1, keepdims=True)).reshape(n, n_probes, dim)
+        values, vectors = np.linalg.eigh(np.asarray(hessians))  # (n, P), (n, P, P) columns
+        weights = np.einsum("npd,nde->npe", starts, vectors) ** 2
+        return np.broadcast_to(values[:, None, :], weights.shape).copy(), weights
+
+    def one(hessian: jax.Array, probe_key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        start_key, restart_key = jax.random.split(probe_key)
+        result = lanczos(lambda vector: hessian @ vector, jax.random.normal(start_key, (dim,), dtype), n_steps, restart_key)
+        values, vectors = jnp.linalg.eigh(tridiagonal(result))
+        return values, vectors[0] ** 2
+
+    nodes, weights = jax.jit(jax.vmap(one))(jnp.repeat(hessians, n_probes, axis=0), flat_keys)
+    return np.asarray(nodes).reshape(n, n_probes, n_steps), np.asarray(weights).reshape(n, n_probes, n_steps)
+
+
+@jax.jit
+def density_curves(slq_nodes: jax.Array, slq_weights: jax.Array, eigenvalues: jax.Array, grid: jax.Array, sigma: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Smoothed spectral densities of several networks in one compiled call: SLQ ones from
+    ``(n, n_probes, n_steps)`` nodes/weights and exact ones from ``(n, P)`` eigenvalues, on ``grid``
+    (G,), each ``(n, G)`` (see :func:`landscape.lanczos.slq_density` and ``exact_density``)."""
+    from .lanczos import exact_density, slq_density
+
+    slq = jax.vmap(lambda nodes, weights: slq_density(nodes, weights, grid, sigma))(slq_nodes, slq_weights)
+    exact = jax.vmap(lambda values: exact_density(values, grid, sigma))(eigenvalues)
+    return slq, exact
 
 
 # ---------------------------------------------------------------------------------------------

@@ -275,6 +275,28 @@ def test_slq_on_a_network_matches_its_dense_spectrum():
         assert float(jnp.sum(jnp.abs(estimate - reference)) * (grid[1] - grid[0])) < 0.12
 
 
+@pytest.mark.parametrize("n_steps", [13, 8], ids=["exact-quadrature", "lanczos"])
+def test_slq_of_dense_hessians_equals_autodiff_slq(n_steps):
+    """The hessian command's SLQ from the representatives' dense Hessians: same probes, same densities
+    as slq_spectra's autodiff Lanczos (n_steps = n_params: closed-form quadrature; fewer: Lanczos)."""
+    with jax.enable_x64(True):
+        model = mlp()
+        x, y = data(60)
+        batched = jax.tree.map(lambda *leaves: jnp.stack(leaves), *[random_params(model, seed) for seed in (3, 4)])
+        key = jax.random.PRNGKey(7)
+        nodes, weights = curvature.slq_spectra(curvature.loss_of_model(model), batched, x, y, key, n_probes=4, n_steps=n_steps)
+        hessians, values, _ = curvature.hessians_and_eigenvectors(curvature.hessian_function(model), batched, x, y)
+        fast_nodes, fast_weights = curvature.slq_spectra_of_hessians(hessians, key, n_probes=4, n_steps=n_steps)
+        assert fast_nodes.shape == nodes.shape == (2, 4, n_steps)
+        np.testing.assert_allclose(np.sort(fast_nodes, axis=-1), np.sort(nodes, axis=-1), atol=1e-9 * np.abs(values).max())
+        grid = np.linspace(values.min() - 1, values.max() + 1, 300)
+        sigma = 0.02 * float(values.max() - values.min())
+        fast, exact = curvature.density_curves(fast_nodes, fast_weights, values, grid, sigma)
+        for i in range(2):
+            np.testing.assert_allclose(fast[i], slq_density(nodes[i], weights[i], grid, sigma), atol=1e-8 * float(np.max(fast)))
+            np.testing.assert_allclose(exact[i], exact_density(jnp.asarray(values[i]), grid, sigma), rtol=1e-12)
+
+
 def test_hvp_is_jittable_and_equals_dense():
     with jax.enable_x64(True):
         model = mlp()

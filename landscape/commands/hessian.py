@@ -69,7 +69,6 @@ def main(args: argparse.Namespace) -> int:
     import jax.numpy as jnp
 
     from .. import curvature
-    from ..lanczos import exact_density, slq_density
     from ..models import make_mlp
 
     if args.top_k < 1:
@@ -116,19 +115,17 @@ def main(args: argparse.Namespace) -> int:
         rep_index = np.array([representatives[t] for t in type_names], dtype=np.int64)
         rep_params = jax.tree.map(lambda leaf: np.asarray(leaf)[rep_index], final_params)
         rep_params = jax.tree.map(lambda leaf: np.asarray(leaf, dtype), rep_params)
-        _, rep_values, rep_vectors = curvature.hessians_and_eigenvectors(hessian_fn, rep_params, np.asarray(x, dtype), np.asarray(y, dtype))
+        rep_hessians, rep_values, rep_vectors = curvature.hessians_and_eigenvectors(hessian_fn, rep_params, np.asarray(x, dtype), np.asarray(y, dtype))
         rep = {"eigenvalues": rep_values, "eigenvectors": rep_vectors}
-        # SLQ density of each representative (Ghorbani et al. 2019), next to the exact one.
-        slq_nodes, slq_weights = curvature.slq_spectra(
-            curvature.loss_of_model(model), rep_params, np.asarray(x, dtype), np.asarray(y, dtype), key, n_probes=16, n_steps=min(64, n_params)
-        )
+        # SLQ density of each representative (Ghorbani et al. 2019), next to the exact one; H v from the
+        # dense Hessians just computed (same as autodiff HVPs, without compiling them: seconds, more on a GPU)
+        slq_nodes, slq_weights = curvature.slq_spectra_of_hessians(rep_hessians, key, n_probes=16, n_steps=min(64, n_params))
         finite_reps = rep["eigenvalues"][np.all(np.isfinite(rep["eigenvalues"]), axis=1)]
         low, high = (float(finite_reps.min()), float(finite_reps.max())) if finite_reps.size else (-1.0, 1.0)
         pad = 0.05 * (high - low or 1.0)
         grid = np.linspace(low - pad, high + pad, DENSITY_POINTS)
         sigma = (high - low or 1.0) / 200
-        slq_curves = np.stack([np.asarray(slq_density(jnp.asarray(n), jnp.asarray(w), jnp.asarray(grid), sigma)) for n, w in zip(slq_nodes, slq_weights, strict=True)])
-        exact_curves = np.stack([np.asarray(exact_density(jnp.asarray(ev), jnp.asarray(grid), sigma)) for ev in rep["eigenvalues"]])
+        slq_curves, exact_curves = map(np.asarray, curvature.density_curves(slq_nodes, slq_weights, rep["eigenvalues"], grid, sigma))  # one compile
 
     summary = curvature.type_summary(result, labels)
     table = curvature.format_type_summary(summary, args.method)
