@@ -3,17 +3,21 @@
     python benchmarks/bench_train.py                      # the default workload, (a) (b) (c) and ratios
     python benchmarks/bench_train.py --table              # plus widths 3..16 x dataset sizes 256..4096
     python benchmarks/bench_train.py --memory             # plus peak RSS of a 10^6-init study, short budget
-    python benchmarks/bench_train.py --device gpu --n 100000   # on a GPU (the fast CPU kernel does not apply)
+    python benchmarks/bench_train.py --device gpu --n 100000   # on a GPU: (a) the Pallas kernel, (c) ref_train.cu
 
 Default workload: 2-3-1 ReLU MLP on the Euclidean norm, 1024 points, full batch, Adam (lr 1e-2),
 float32, N = 4096 inits, 2000 steps. Measured in one run on one machine:
 
 (a) the project's trainer as users get it: ``landscape.runner.prepare`` (which picks the compiled
-    fast path, :mod:`landscape.fast_mlp`, when it applies) over the runner's chunks, inits included;
+    trainer when it applies: :mod:`landscape.fast_mlp`'s C++ kernel on a CPU,
+    :mod:`landscape.gpu_mlp`'s Pallas kernel on a GPU) over the runner's chunks, inits included;
 (b) the plain ``jit(vmap(scan))`` trainer (:func:`landscape.training.make_batch_trainer`) on all N
-    at once; its cost per step is constant, so it is timed over ``--baseline-steps`` steps;
-(c) ``../shared/bench/ref_train.c`` compiled with ``gcc -O3 -march=native -ffast-math -fopenmp``
-    and run on all cores, when gcc and the file are present.
+    at once (on a GPU at most ``--baseline-n`` networks: it keeps every point's activations); its
+    cost per step is constant, so it is timed over ``--baseline-steps`` steps;
+(c) on ``--device cpu``: ``../shared/bench/ref_train.c`` compiled with ``gcc -O3 -march=native
+    -ffast-math -fopenmp`` and run on all cores, when gcc and the file are present; on ``--device
+    gpu``: ``../shared/bench/ref_train.cu`` compiled with ``nvcc -O3 -arch=native -use_fast_math``,
+    when nvcc and the file are present (it takes H in 3, 4, 8, 16 and at most 4096 points).
 
 Compile time is reported apart from run time. Prints the ratios (a)/(c) and (a)/(b), and the
 fraction of networks below loss 1e-2 for (a) and (c) (same job, same answer: about a third;
@@ -35,6 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO.parent / "shared" / "bench" / "ref_train.c"
+REFERENCE_CUDA = REPO.parent / "shared" / "bench" / "ref_train.cu"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=3)
     p.add_argument("--baseline-steps", type=int, default=200, help="steps for (b), whose cost per step is constant")
     p.add_argument("--skip-baseline", action="store_true", help="do not time (b)")
+    p.add_argument("--baseline-n", type=int, default=16384, help="on a GPU, (b) trains at most this many networks")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     p.add_argument("--table", action="store_true", help="also the (a)/(c) table over widths and dataset sizes")
     p.add_argument("--table-n", type=int, default=1024)
@@ -54,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--memory-steps", type=int, default=20)
     p.add_argument("--repeats", type=int, default=1, help="alternate (a) and (c) this many times; report medians")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument("--build-dir", type=Path, default=None, help="where (c) is compiled, and reused from (default: a temporary folder)")
     return p.parse_args(argv)
 
 
@@ -131,8 +138,28 @@ def time_baseline(n: int, steps: int, points: int, hidden: int) -> dict:
     return {"what": f"plain jit(vmap(scan)), {steps} steps", "net_steps_per_s": n * steps / seconds, "seconds": seconds, "compile_s": compile_s}
 
 
-def time_reference(n: int, steps: int, points: int, hidden: int, build_dir: Path) -> dict | None:
-    """(c): the C loop on all cores, or None when gcc or the source is missing."""
+def time_reference_cuda(n: int, steps: int, points: int, hidden: int, build_dir: Path) -> dict | None:
+    """(c) on a GPU: ref_train.cu, or None when nvcc or the source is missing (or it cannot run the workload)."""
+    nvcc = shutil.which("nvcc")
+    if nvcc is None or not REFERENCE_CUDA.exists() or hidden not in (3, 4, 8, 16) or points > 4096:
+        return None
+    binary = build_dir / "ref_train_cu"
+    if not binary.exists():
+        subprocess.run([nvcc, "-O3", "-arch=native", "-use_fast_math", str(REFERENCE_CUDA), "-o", str(binary)], check=True)
+    out = subprocess.run([str(binary), str(n), str(steps), str(points), str(hidden)], capture_output=True, text=True, check=True).stdout
+    fields = dict(re.findall(r"(\S+)=(\S+)", out))
+    return {
+        "what": "ref_train.cu (one thread per network)",
+        "net_steps_per_s": float(fields["net_steps_per_s"]),
+        "seconds": float(fields["seconds"]),
+        "frac_below_1e-2": float(fields["frac_loss_below_1e-2"]),
+    }
+
+
+def time_reference(n: int, steps: int, points: int, hidden: int, build_dir: Path, device: str = "cpu") -> dict | None:
+    """(c): the C loop on all cores (or on a GPU, :func:`time_reference_cuda`), or None when the compiler or the source is missing."""
+    if device == "gpu":
+        return time_reference_cuda(n, steps, points, hidden, build_dir)
     gcc = shutil.which("gcc")
     if gcc is None or not REFERENCE.exists():
         return None
@@ -196,12 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"machine: {os.cpu_count()} CPU threads; JAX {jax.__version__} on {devices}")
     print(f"workload: 2-{args.hidden}-1 relu, {args.points} points, full batch, Adam, float32, N={args.n}, {args.steps} steps")
-    report: dict = {"args": vars(args)}
-    with tempfile.TemporaryDirectory() as tmp:
+    report: dict = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.build_dir or scratch
         runs_a, runs_c = [], []
         for _ in range(max(1, args.repeats)):  # alternate, so that load from other processes hits both alike
             runs_a.append(time_project(args.n, args.steps, args.points, args.hidden))
-            runs_c.append(time_reference(args.n, args.steps, args.points, args.hidden, Path(tmp)))
+            runs_c.append(time_reference(args.n, args.steps, args.points, args.hidden, Path(tmp), args.device))
         a = median_run(runs_a)
         c = None if runs_c[0] is None else median_run(runs_c)
         report["a"], report["c"] = a, c
@@ -209,11 +237,17 @@ def main(argv: list[str] | None = None) -> int:
             f"(a) {a['what']}: {fmt(a['net_steps_per_s'])} net-steps/s  ({a['seconds']:.2f} s; compile {a['compile_s']:.2f} s)"
             f"  frac<1e-2 {a['frac_below_1e-2']:.3f}  [updates applied: {a['mean_updates']:.0f}/network, {fmt(a['updates_per_s'])}/s]"
         )
+        if args.device == "gpu" and a["kind"] != "gpu_pallas":
+            print("    note: (a) is not the Pallas kernel here (see landscape.fast_mlp.unsupported_reason for why)")
         if not args.skip_baseline:
-            b = time_baseline(args.n, min(args.steps, args.baseline_steps), args.points, args.hidden)
+            n_baseline = min(args.n, args.baseline_n) if args.device == "gpu" else args.n
+            b = time_baseline(n_baseline, min(args.steps, args.baseline_steps), args.points, args.hidden)
+            b["what"] += f", N={n_baseline}"
             report["b"] = b
             print(f"(b) {b['what']}: {fmt(b['net_steps_per_s'])} net-steps/s  ({b['seconds']:.2f} s; compile {b['compile_s']:.2f} s)")
-        if c is None:
+        if c is None and args.device == "gpu":
+            print("(c) ref_train.cu: not run (nvcc or ../shared/bench/ref_train.cu missing, or H not in 3, 4, 8, 16, or > 4096 points)")
+        elif c is None:
             print("(c) ref_train.c: not run (gcc or ../shared/bench/ref_train.c missing)")
         else:
             ratios = [ra["net_steps_per_s"] / rc["net_steps_per_s"] for ra, rc in zip(runs_a, runs_c, strict=True)]
@@ -236,7 +270,10 @@ def main(argv: list[str] | None = None) -> int:
                 cells = []
                 for points in (256, 1024, 4096):
                     pairs = [
-                        (time_project(args.table_n, args.table_steps, points, hidden), time_reference(args.table_n, args.table_steps, points, hidden, Path(tmp)))
+                        (
+                            time_project(args.table_n, args.table_steps, points, hidden),
+                            time_reference(args.table_n, args.table_steps, points, hidden, Path(tmp), args.device),
+                        )
                         for _ in range(max(1, args.repeats))
                     ]
                     ratios = sorted(ta["net_steps_per_s"] / tc["net_steps_per_s"] for ta, tc in pairs if tc)

@@ -200,3 +200,25 @@ def test_kernel_lowers_to_triton_without_a_gpu():
         .lower(lowering_platforms=("cuda",))
     )
     assert "landscape_mlp_train" in lowered.as_text()
+
+
+@pytest.mark.skipif(
+    jax.default_backend() != "gpu", reason="the compiled (Triton) kernel needs a GPU; interpret mode is tested above"
+)
+@pytest.mark.parametrize(
+    "overrides",
+    [FREEZING, CONFIGS[2], {"n_inits": 300, "task.n_points": 1024, "train.steps": 30}],
+    ids=["relu-adam-freezing", "gelu-nesterov", "default-data"],
+)
+def test_compiled_kernel_on_a_gpu_equals_general_trainer(overrides):
+    """On a GPU: the kernel compiled for real, and the automatic choice, against the general trainer."""
+    study = small(**overrides)
+    assert runner.prepare(study, shard=False).trainer_kind == "gpu_pallas"
+    prepared = runner.prepare(study, fast=False, shard=False)
+    keys = network_keys(study.seed, np.arange(study.n_inits))
+    init = prepared.batch_init(keys)
+    x, y = np.asarray(prepared.dataset.x, np.float32), np.asarray(prepared.dataset.y, np.float32)
+    plan = fast_mlp.make_plan(study, x.shape[1], prepared.spec.record_steps)
+    compiled = gpu_mlp.make_gpu_batch_trainer(plan, interpret=False)(init, keys, x, y)
+    general = prepared.batch_trainer(init, keys, x, y)
+    assert_close(jax.tree.map(np.asarray, general), jax.tree.map(np.asarray, compiled))
