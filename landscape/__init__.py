@@ -3,129 +3,99 @@
 The public surface; everything else is private. See README.md for a worked example.
 """
 
-# Analyses: each reads a run (or arrays) and returns arrays; storage and figures are separate.
-from .alignment import align as align
-from .basins import basin_map as basin_map
-from .basins import load_basins as load_basins
-from .config import (
-    ConfigError as ConfigError,
-)
-from .config import (
-    InitConfig as InitConfig,
-)
-from .config import (
-    ModelConfig as ModelConfig,
-)
-from .config import (
-    OptimizerConfig as OptimizerConfig,
-)
-from .config import (
-    ScheduleConfig as ScheduleConfig,
-)
-from .config import (
-    Study as Study,
-)
-from .config import (
-    TaskConfig as TaskConfig,
-)
-from .config import (
-    TrainConfig as TrainConfig,
-)
-from .config import (
-    load_study as load_study,
-)
-from .config import (
-    study_from_dict as study_from_dict,
-)
-from .config import (
-    study_from_toml as study_from_toml,
-)
-from .curvature import (
-    dense_curvature as dense_curvature,
-)
-from .curvature import (
-    hessian_function as hessian_function,
-)
-from .curvature import (
-    lanczos_curvature as lanczos_curvature,
-)
-from .models import Model as Model
-from .models import make_mlp as make_mlp
-from .paths import barrier_matrix as barrier_matrix
-from .paths import train_bezier_batch as train_bezier_batch
-from .report import build_report as build_report
-from .report import render_report as render_report
-from .report import report_path_for as report_path_for
-from .runner import (
-    StudyError as StudyError,
-)
-from .runner import (
-    format_summary as format_summary,
-)
-from .runner import (
-    prepare as prepare,
-)
-from .runner import (
-    run_study as run_study,
-)
-from .runner import (
-    summarize as summarize,
-)
-from .runner import (
-    train_networks as train_networks,
-)
-from .slices import (
-    barrier as barrier,
-)
-from .slices import (
-    line_losses as line_losses,
-)
-from .slices import (
-    plane_grid as plane_grid,
-)
-from .slices import (
-    plane_through_points as plane_through_points,
-)
-from .slices import (
-    random_plane as random_plane,
-)
-from .solutions import (
-    classify_networks as classify_networks,
-)
-from .solutions import (
-    classify_run as classify_run,
-)
-from .solutions import (
-    type_labels as type_labels,
-)
-from .solutions import (
-    type_representatives as type_representatives,
-)
-from .stats import wilson_interval as wilson_interval
-from .storage import Run as Run
-from .storage import RunFileError as RunFileError
-from .storage import describe_run as describe_run
-from .sweeps import load_sweep as load_sweep
-from .sweeps import run_sweep as run_sweep
-from .tasks import Dataset as Dataset
-from .tasks import make_dataset as make_dataset
-from .training import (
-    Status as Status,
-)
-from .training import (
-    TrainResult as TrainResult,
-)
-from .training import (
-    TrainSpec as TrainSpec,
-)
-from .training import (
-    make_batch_trainer as make_batch_trainer,
-)
-from .training import (
-    network_keys as network_keys,
-)
-from .training import (
-    train_one as train_one,
-)
+from typing import TYPE_CHECKING
+
+# Public name -> the module that defines it. Modules load on first use (PEP 562 module
+# __getattr__), so `import landscape` and the command line start without importing JAX.
+_EXPORTS = {
+    "alignment": ('align',),
+    "basins": ('basin_map', 'load_basins',),
+    "config": ('ConfigError', 'InitConfig', 'ModelConfig', 'OptimizerConfig', 'ScheduleConfig', 'Study', 'TaskConfig', 'TrainConfig', 'load_study', 'study_from_dict', 'study_from_toml',),
+    "curvature": ('dense_curvature', 'hessian_function', 'lanczos_curvature',),
+    "models": ('Model', 'make_mlp',),
+    "paths": ('barrier_matrix', 'train_bezier_batch',),
+    "report": ('build_report', 'render_report', 'report_path_for',),
+    "runner": ('StudyError', 'format_summary', 'prepare', 'run_study', 'summarize', 'train_networks',),
+    "slices": ('barrier', 'line_losses', 'plane_grid', 'plane_through_points', 'random_plane',),
+    "solutions": ('classify_networks', 'classify_run', 'type_labels', 'type_representatives',),
+    "stats": ('wilson_interval',),
+    "storage": ('Run', 'RunFileError', 'describe_run',),
+    "sweeps": ('load_sweep', 'run_sweep',),
+    "tasks": ('Dataset', 'make_dataset',),
+    "training": ('Status', 'TrainResult', 'TrainSpec', 'make_batch_trainer', 'network_keys', 'train_one',),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
+    from .alignment import align as align
+    from .basins import basin_map as basin_map
+    from .basins import load_basins as load_basins
+    from .config import ConfigError as ConfigError
+    from .config import InitConfig as InitConfig
+    from .config import ModelConfig as ModelConfig
+    from .config import OptimizerConfig as OptimizerConfig
+    from .config import ScheduleConfig as ScheduleConfig
+    from .config import Study as Study
+    from .config import TaskConfig as TaskConfig
+    from .config import TrainConfig as TrainConfig
+    from .config import load_study as load_study
+    from .config import study_from_dict as study_from_dict
+    from .config import study_from_toml as study_from_toml
+    from .curvature import dense_curvature as dense_curvature
+    from .curvature import hessian_function as hessian_function
+    from .curvature import lanczos_curvature as lanczos_curvature
+    from .models import Model as Model
+    from .models import make_mlp as make_mlp
+    from .paths import barrier_matrix as barrier_matrix
+    from .paths import train_bezier_batch as train_bezier_batch
+    from .report import build_report as build_report
+    from .report import render_report as render_report
+    from .report import report_path_for as report_path_for
+    from .runner import StudyError as StudyError
+    from .runner import format_summary as format_summary
+    from .runner import prepare as prepare
+    from .runner import run_study as run_study
+    from .runner import summarize as summarize
+    from .runner import train_networks as train_networks
+    from .slices import barrier as barrier
+    from .slices import line_losses as line_losses
+    from .slices import plane_grid as plane_grid
+    from .slices import plane_through_points as plane_through_points
+    from .slices import random_plane as random_plane
+    from .solutions import classify_networks as classify_networks
+    from .solutions import classify_run as classify_run
+    from .solutions import type_labels as type_labels
+    from .solutions import type_representatives as type_representatives
+    from .stats import wilson_interval as wilson_interval
+    from .storage import Run as Run
+    from .storage import RunFileError as RunFileError
+    from .storage import describe_run as describe_run
+    from .sweeps import load_sweep as load_sweep
+    from .sweeps import run_sweep as run_sweep
+    from .tasks import Dataset as Dataset
+    from .tasks import make_dataset as make_dataset
+    from .training import Status as Status
+    from .training import TrainResult as TrainResult
+    from .training import TrainSpec as TrainSpec
+    from .training import make_batch_trainer as make_batch_trainer
+    from .training import network_keys as network_keys
+    from .training import train_one as train_one
 
 __version__ = "0.1.0"

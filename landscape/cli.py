@@ -14,11 +14,17 @@ import sys
 from collections.abc import Sequence
 
 from . import commands
-from .config import ConfigError
-from .runner import StudyError
-from .storage import RunFileError
 
-USER_ERRORS = (ConfigError, StudyError, RunFileError, FileNotFoundError, PermissionError, IsADirectoryError)
+# Errors the user can fix: one line, exit 2. The landscape ones are looked up only in modules
+# already imported (an error cannot come from a module that was never loaded), so that
+# `landscape --help` and argument errors never import JAX, h5py or NumPy.
+USER_ERROR_NAMES = (("landscape.config", "ConfigError"), ("landscape.runner", "StudyError"), ("landscape.storage", "RunFileError"))
+OS_USER_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError)
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    found = [getattr(sys.modules[module], name) for module, name in USER_ERROR_NAMES if module in sys.modules]
+    return (*found, *OS_USER_ERRORS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,8 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as err:
-        if args.debug:
+    except Exception as err:
+        if args.debug or not isinstance(err, user_errors()):
             raise
         print(f"landscape {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -58,3 +58,27 @@ def test_python_dash_m_and_help():
     result = subprocess.run([sys.executable, "-m", "landscape", "--help"], capture_output=True, text=True, check=True)
     for command in ("run", "info"):
         assert command in result.stdout
+
+
+def test_help_and_argument_errors_do_not_load_jax():
+    """Start-up stays fast: nothing heavy loads before the arguments are parsed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from landscape.cli import main\n"
+        "for argv in (['--help'], ['run', '--bogus'], ['hessian', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = [m for m in ('jax', 'matplotlib', 'scipy') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "import landscape as ls\n"
+        "assert 'jax' not in sys.modules\n"
+        "assert ls.run_study.__module__ == 'landscape.runner' and ls.Run.__name__ == 'Run'\n"
+        "assert set(ls.__all__) <= set(dir(ls))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

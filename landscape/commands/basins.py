@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a study field (model.activation=elu) or a basins field (basins.span=[2.0, 2.0]); repeatable")
     p.add_argument("--out", metavar="PATH", help="run file (default: runs/<study name>.h5)")
     p.add_argument("--overwrite", action="store_true", help="retrain the study if the run file holds a different one")
-    p.add_argument("--figures", metavar="DIR", help="folder for the figure (default: figures/<study name>)")
+    p.add_argument("--figures", metavar="DIR", help="folder for the figure (default: figures/<run file stem>)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=main)
 
@@ -98,7 +98,12 @@ def main(args: argparse.Namespace) -> int:
         config.success_loss,
         title=f"{study.name}: basins around network {config.base_index}'s init ({study.model.activation}, {study.optimizer.name} lr {study.optimizer.learning_rate:g}, {study.train.steps} steps)",
     )
-    folder = Path(args.figures) if args.figures else Path("figures") / study.name
+    if args.figures:
+        folder = Path(args.figures)
+    else:
+        from ..plots import run_figures_folder
+
+        folder = run_figures_folder(out)
     paths = save_figure(fig, folder, f"{study.name}-basins")
     print(f"  run file: {out} (group /basins)")
     print(f"  figure: {paths[0]}")

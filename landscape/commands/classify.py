@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..storage import Run, check_writable, write_group
+if TYPE_CHECKING:  # heavy modules load inside the functions: `landscape --help` stays fast
+    from ..storage import Run
 
 ORDER = 2
 
@@ -24,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "group, and write figures.",
     )
     p.add_argument("run", help="run file (.h5)")
-    p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<study name>)")
+    p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<run file stem>)")
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
     p.add_argument("--no-clusters", action="store_true", help="skip the rule-free clustering")
     p.add_argument("--clusters", type=int, metavar="K", help="fix the number of clusters (default: chosen from the linkage)")
@@ -35,7 +34,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def classify_and_report(path: str | Path, figures: str | Path | None, cluster: bool = True, n_clusters: int | None = None, sample_size: int = 3000, confidence: float = 0.95) -> str:
     """Classify a run, store the ``types`` group, write figures; returns the printed text."""
+    import numpy as np
+
     from ..solutions import Thresholds, classify_run, format_type_table, types_group_arrays
+    from ..storage import Run, check_writable, write_group
 
     thresholds = Thresholds()
     check_writable(path)  # before work whose result could not be stored
@@ -113,8 +115,9 @@ def main(args: argparse.Namespace) -> int:
         if args.figures:
             figures = args.figures
         else:
-            with Run(args.run) as run:
-                figures = Path("figures") / run.name
+            from ..plots import run_figures_folder
+
+            figures = run_figures_folder(args.run)
     print(
         classify_and_report(
             args.run, figures, cluster=not args.no_clusters, n_clusters=args.clusters, sample_size=args.sample, confidence=args.confidence

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..config import ConfigError
-from ..storage import Run, RunFileError, check_writable, write_group
+
+if TYPE_CHECKING:  # heavy modules load inside the functions: `landscape --help` stays fast
+    import numpy as np
+
+    from ..storage import Run
 
 ORDER = 20
 DENSITY_POINTS = 400
@@ -31,13 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zero-atol", type=float, default=None, metavar="A", help="absolute part of the zero tolerance (default: 1e-7)")
     p.add_argument("--chunk-size", type=int, default=1024, metavar="C", help="networks per compiled batch (default: 1024)")
     p.add_argument("--seed", type=int, default=0, metavar="K", help="key for Lanczos start vectors and SLQ probes (default: 0)")
-    p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<study name>/hessian)")
+    p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<run file stem>/hessian)")
     p.add_argument("--no-figures", action="store_true", help="do not draw figures")
     p.set_defaults(func=main)
 
 
 def _labels(run: Run) -> tuple[np.ndarray, dict[str, int] | None, str]:
     """Type names per network, representatives (None: choose here), and where they came from."""
+    import numpy as np
+
     if not run.has("types"):
         return np.full(run.n_inits, "all"), None, "all"
     try:
@@ -55,6 +59,7 @@ def _labels(run: Run) -> tuple[np.ndarray, dict[str, int] | None, str]:
 def _parameter_names(params_one: Any) -> list[str]:
     """Names of the flat parameters in ravel_pytree order, e.g. ``0/w[1,2]``."""
     import jax
+    import numpy as np
 
     names = []
     for path, leaf in jax.tree_util.tree_flatten_with_path(params_one)[0]:
@@ -67,9 +72,11 @@ def _parameter_names(params_one: Any) -> list[str]:
 def main(args: argparse.Namespace) -> int:
     import jax
     import jax.numpy as jnp
+    import numpy as np
 
     from .. import curvature
     from ..models import make_mlp
+    from ..storage import Run, RunFileError, check_writable, write_group
 
     if args.top_k < 1:
         raise ConfigError("--top-k must be at least 1")
@@ -89,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
         # every type present gets a representative (the types group's, else the lowest loss)
         representatives = {**curvature.default_representatives(labels, run.final_loss), **(representatives or {})}
         representatives = {t: i for t, i in representatives.items() if t in set(labels.tolist())}
-        status, name = run.status, run.name
+        status = run.status
 
     with jax.enable_x64(True):  # Hessians in float64 whatever the training dtype: clean null spaces
         dtype = np.float64
@@ -174,8 +181,9 @@ def main(args: argparse.Namespace) -> int:
     if not args.no_figures:
         from ..plots import curvature as curvature_plots
         from ..plots import save_figure
+        from .slice import default_figures_folder
 
-        folder = Path(args.figures) if args.figures else Path("figures") / name / "hessian"
+        folder = Path(args.figures) if args.figures else default_figures_folder(args.run) / "hessian"
         if args.method == "dense":
             eigenvalues, note = result["eigenvalues"], ""
         else:

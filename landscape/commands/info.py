@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..storage import RunFileError, describe_run
-
 ORDER = 1
 
 
@@ -17,6 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..storage import RunFileError, describe_run
+
     if args.drop:
         from ..storage import check_writable, drop_group
 

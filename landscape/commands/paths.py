@@ -10,13 +10,12 @@ import itertools
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-import jax
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..config import ConfigError
-from ..storage import Run, check_writable, flatten_params, write_group
+
+if TYPE_CHECKING:  # heavy modules load inside the functions: `landscape --help` stays fast
+    from ..storage import Run
 from .slice import _type_names, _type_representatives, default_figures_folder, resolve_point, run_context
 
 ORDER = 41
@@ -40,12 +39,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--path-points", type=int, default=101, metavar="N", help="t values on which profiles and barriers are measured (default: 101)")
     p.add_argument("--seed", type=int, default=0, metavar="K", help="PRNG seed of the Bezier t samples (default: 0)")
     p.add_argument("--name", default="representatives", metavar="NAME", help="stored under paths/<name> (default: representatives)")
-    p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/<study name>)")
+    p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/<run file stem>)")
     p.add_argument("--no-figures", action="store_true", help="store the results only")
     p.set_defaults(func=main)
 
 
 def _default_specs(run: Run) -> list[str]:
+    import numpy as np
+
     if run.has("types"):
         return [name for name in _type_representatives(run) if name not in ("unconverged", "diverged")]
     loss = np.where((run.status >= 0) & np.isfinite(run.final_loss), run.final_loss, np.inf)
@@ -57,9 +58,13 @@ def _default_specs(run: Run) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
+    import jax
+    import numpy as np
+
     from ..alignment import cast_like
     from ..paths import barrier_matrix, path_t, train_bezier_batch
     from ..slices import as_jax, barrier
+    from ..storage import Run, check_writable, flatten_params, write_group
 
     if args.path_points < 3:
         raise ConfigError("--path-points: expected at least 3")

@@ -7,8 +7,6 @@ import json
 import sys
 
 from ..config import ConfigError, Study, load_study, parse_override
-from ..runner import format_summary, run_study, summarize
-from ..storage import Run
 
 ORDER = 0
 
@@ -54,6 +52,8 @@ def study_from_args(args: argparse.Namespace) -> Study | None:
 def main(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise ConfigError("--resume and --overwrite: choose one")
+    from ..runner import format_summary, run_study, summarize
+    from ..storage import Run
     study = study_from_args(args)
     out = run_study(
         study,
@@ -70,13 +70,12 @@ def main(args: argparse.Namespace) -> int:
         else:
             print(format_summary(summary, run.name))
             print(f"  run file: {out}")
-        complete, name = run.complete, run.name
+        complete = run.complete
     if complete and not args.no_classify:
-        from pathlib import Path
-
+        from ..plots import run_figures_folder
         from .classify import classify_and_report
 
-        text = classify_and_report(out, Path("figures") / name)
+        text = classify_and_report(out, run_figures_folder(out))
         print(text, file=sys.stderr if args.json else sys.stdout)
     if complete and not args.no_report:
         from ..report import build_report

@@ -17,13 +17,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import jax
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..config import ConfigError
-from ..storage import Run, RunFileError, check_writable, flatten_params, write_group
+
+if TYPE_CHECKING:  # heavy modules load inside the functions: `landscape --help` stays fast
+    import jax
+    import numpy as np
+
+    from ..storage import Run
 
 ORDER = 40
 
@@ -83,6 +85,8 @@ def _cached_objective(model: Any) -> Any:
 
 
 def _type_names(run: Run) -> np.ndarray | None:
+    import numpy as np
+
     if not run.has("types"):
         return None
     try:
@@ -93,6 +97,8 @@ def _type_names(run: Run) -> np.ndarray | None:
 
 
 def _type_representatives(run: Run) -> dict[str, int]:
+    from ..storage import RunFileError
+
     if not run.has("types"):
         raise RunFileError(f"{run.path}: no 'types' group; run `landscape classify {run.path}` first or name networks by index")
     try:
@@ -105,6 +111,10 @@ def _type_representatives(run: Run) -> dict[str, int]:
 def _cluster_representative(run: Run, cluster: int) -> int:
     """Cluster ``cluster``'s medoid (``types/clusters/medoid``, written by ``landscape classify``),
     else its lowest-loss member by ``types/clusters/assignment``."""
+    import numpy as np
+
+    from ..storage import RunFileError
+
     clusters = run.group("types/clusters") if run.has("types/clusters") else {}
     medoids = np.asarray(clusters.get("medoid", []))
     if 0 <= cluster < medoids.size:
@@ -146,9 +156,10 @@ def resolve_point(run: Run, spec: str, type_names: np.ndarray | None = None) -> 
 
 
 def default_figures_folder(run_path: str | Path) -> Path:
-    """``figures/<study name>``, where every command puts a run's figures by default."""
-    with Run(run_path) as run:
-        return Path("figures") / run.name
+    """``figures/<run file stem>``, where every command puts a run's figures by default."""
+    from ..plots import run_figures_folder
+
+    return run_figures_folder(run_path)
 
 
 def type_default_points(run: Run, wanted: tuple[str, ...] = ("pyramid", "valley", "dead")) -> list[str]:
@@ -186,14 +197,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-align", action="store_true", help="three-point planes: do not align points 2 and 3 onto point 1 first")
     p.add_argument("--name", metavar="NAME", help="slice name under slices/ (default: built from the points)")
     p.add_argument("--surface", action="store_true", help="also draw a 3D surface")
-    p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/<study name>)")
+    p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/<run file stem>)")
     p.add_argument("--no-figures", action="store_true", help="store the slice only")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    import jax
+    import numpy as np
+
     from .. import slices
     from ..alignment import align, cast_like
+    from ..storage import Run, check_writable, flatten_params, write_group
 
     if args.resolution < 2:
         raise ConfigError("--resolution: expected at least 2")
@@ -281,5 +296,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def run_name(path: str | Path) -> str:
+    from ..storage import Run
+
     with Run(path) as run:
         return run.name

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a base-study field; repeatable")
     p.add_argument("--out", metavar="PATH", help="sweep file (default: runs/<name>.h5)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing sweep file")
-    p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<name>)")
+    p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<sweep file stem>)")
     p.add_argument("--markdown", metavar="PATH", help="also write the success table as Markdown to PATH")
     p.add_argument("--quiet", action="store_true", help="no per-cell messages")
     p.add_argument("--replot", action="store_true", help="train nothing: print the table and redraw the figures from the existing sweep file")
@@ -71,7 +71,12 @@ def main(args: argparse.Namespace) -> int:
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(header + "\n\n" + text + "\n")
-    folder = Path(args.figures) if args.figures else Path("figures") / sweep.name
+    if args.figures:
+        folder = Path(args.figures)
+    else:
+        from ..plots import run_figures_folder
+
+        folder = run_figures_folder(out)
     paths = save_figure(success_by_factor_figure(table, lambda k, n: tuple(float(v) for v in wilson_interval(k, n)), title=f"{sweep.name}: {sweep.base.n_inits} inits per cell"), folder, f"{sweep.name}-success")
     breakdown = type_breakdown_figure(table, title=f"{sweep.name}: shape of the learned function after {sweep.base.train.steps} steps, ReLU-family cells")
     if breakdown is not None:

@@ -35,6 +35,27 @@ def type_colour_map(names: list[str] | tuple[str, ...]) -> dict[str, str]:
     return {name: TYPE_COLOURS.get(name) or next(spare) for name in names}
 
 
+def run_figures_folder(run_path: str | Path, root: str | Path = "figures") -> Path:
+    """``figures/<run file stem>``: where every command puts a run file's figures by default.
+
+    The folder keeps a ``.run`` note naming the run file it belongs to; if it belongs to
+    another run file that still exists (same stem in another folder), this raises
+    :class:`~landscape.storage.RunFileError` instead of mixing the two runs' figures.
+    """
+    from ..storage import RunFileError
+
+    run_path = Path(run_path).resolve()
+    folder = Path(root) / run_path.stem
+    note = folder / ".run"
+    if note.exists():
+        owner = Path(note.read_text().strip())
+        if owner != run_path and owner.exists():
+            raise RunFileError(f"{folder}: holds the figures of {owner}, not {run_path}; pass --figures DIR")
+    folder.mkdir(parents=True, exist_ok=True)
+    note.write_text(f"{run_path}\n")
+    return folder
+
+
 def save_figure(fig: Figure, folder: str | Path, name: str, formats: tuple[str, ...] = ("png", "svg"), dpi: int = 130) -> list[Path]:
     """Write ``fig`` as ``folder/name.<fmt>`` for each format; returns the paths written."""
     folder = Path(folder)
