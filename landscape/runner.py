@@ -206,17 +206,32 @@ def _device_metadata() -> dict[str, Any]:
     }
 
 
+class _PlainProgress:
+    """Progress as plain lines on stderr (a log file, a pipe): one per update, at most every 2 s."""
+
+    def __init__(self, total: int, initial: int, desc: str, every: float = 2.0):
+        self.total, self.done, self.desc, self.every = total, initial, desc, every
+        self.started = time.perf_counter()
+        self.last = -float("inf")
+
+    def update(self, count: int) -> None:
+        self.done += count
+        now = time.perf_counter()
+        if now - self.last >= self.every or self.done >= self.total:
+            self.last = now
+            print(f"{self.desc}: {self.done}/{self.total} networks trained ({100 * self.done / max(self.total, 1):.0f}%), {now - self.started:.1f} s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
 def _progress(total: int, initial: int, quiet: bool, desc: str) -> Any:
+    """A tqdm bar on a terminal, plain lines otherwise (nothing with ``quiet``)."""
+    if not quiet and not sys.stderr.isatty():
+        return _PlainProgress(total, initial, desc)
     from tqdm.auto import tqdm
 
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit="net",
-        desc=desc,
-        disable=quiet or not sys.stderr.isatty(),
-        dynamic_ncols=True,
-    )
+    return tqdm(total=total, initial=initial, unit="net", desc=desc, disable=quiet, dynamic_ncols=True)
 
 
 def run_study(

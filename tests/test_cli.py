@@ -82,3 +82,13 @@ def test_help_and_argument_errors_do_not_load_jax():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    from landscape import run_study
+    from tests.conftest import small_study
+
+    run_study(small_study(n_inits=8, **{"train.chunk_size": 4, "train.steps": 20}), tmp_path / "p.h5")
+    err = capsys.readouterr().err
+    assert "8/8 networks trained (100%)" in err
+    assert "\r" not in err  # no progress bar redraws in a log file
