@@ -402,6 +402,7 @@ def run_sweep(
     out: str | Path,
     *,
     overwrite: bool = False,
+    resume: bool = False,
     classify: Callable[..., np.ndarray] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
@@ -409,21 +410,31 @@ def run_sweep(
 
     The file is a run file of cell 0 (so ``landscape info`` and :class:`~landscape.storage.Run`
     read it) with every cell under ``sweep/cells/<i>/`` and the table under ``sweep/summary``.
-    Each cell is written as soon as it finishes.
+    Each cell is written (atomically) as soon as it finishes, so an interrupted sweep keeps its
+    finished cells; ``resume`` reads them back and runs only the others (a finished cell whose
+    stored study differs from the sweep's is an error).
     """
     from .runner import StudyError
 
     say = log or (lambda message: None)
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise StudyError(f"{out}: already exists; pass --overwrite to replace it")
+    if resume and overwrite:
+        raise StudyError("--resume and --overwrite: choose one")
+    if out.exists() and not overwrite and not resume:
+        raise StudyError(f"{out}: already exists; pass --resume to finish it or --overwrite to replace it")
     cells = expand_cells(sweep)
+    finished = _finished_cells(out, cells, sweep.config.success_loss) if resume and out.exists() else {}
     say(f"sweep '{sweep.name}': {len(cells)} cells ({sweep.config.mode}), {sweep.base.n_inits} networks each, success = final MSE < {sweep.config.success_loss:g}")
+    if finished:
+        say(f"resuming {out}: {len(finished)} of {len(cells)} cells already done")
     results: list[CellResult] = []
     t_start = time.perf_counter()
     for cell in cells:
+        if cell.index in finished:
+            results.append(finished[cell.index])
+            continue
         result = run_cell(cell, sweep.config.success_loss, classify)
-        if cell.index == 0:
+        if cell.index == 0 or not out.exists():
             _write_root(out, result, overwrite)
         _write_cell(out, result)
         s = result.summary
@@ -453,6 +464,58 @@ def _write_root(out: Path, result: CellResult, overwrite: bool) -> None:
     arrays = {"final_loss": result.final_loss, "grad_norm": result.grad_norm, "status": result.status, "steps": result.steps, "trajectory": result.trajectory}
     write_chunk(out, 0, 0, init_flat, flatten_params(result.final_params), arrays, result.wall_seconds)
     mark_complete(out, {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": result.wall_seconds})
+
+
+def _finished_cells(out: Path, cells: list[Cell], success_loss: float) -> dict[int, CellResult]:
+    """The cells already stored in a sweep file, read back as :class:`CellResult`."""
+    from .runner import StudyError
+    from .storage import Run, unflatten_params
+
+    def flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out_: dict[str, Any] = {}
+        for key, value in tree.items():
+            if isinstance(value, dict):
+                out_.update(flat(value, f"{prefix}{key}/"))
+            elif isinstance(value, np.ndarray):
+                out_[f"{prefix}{key}"] = value
+        return out_
+
+    found: dict[int, CellResult] = {}
+    with Run(out) as run:
+        stored = run.group("sweep/cells") if run.has("sweep/cells") else {}
+    for cell in cells:
+        group = stored.get(str(cell.index))
+        if not isinstance(group, dict) or "success" not in group:
+            continue
+        if str(group["config_json"]) != cell.study.to_json():
+            raise StudyError(f"{out}: cell {cell.index} ({cell.label}) was run with other settings; pass --overwrite to start the sweep again")
+        train, summary_types = group["train"], group.get("types")
+        labels = types = None
+        if isinstance(summary_types, dict):
+            names = np.array(json.loads(str(summary_types["label_names"])))
+            shapes = np.array(json.loads(str(summary_types["shape_names"])))
+            types, labels = names[summary_types["label"]], shapes[summary_types["shape"]]
+        found[cell.index] = CellResult(
+            cell=cell,
+            x=group["data"]["x"],
+            y=group["data"]["y"],
+            init_params=unflatten_params(flat(group["init"]["params"])),
+            final_params=unflatten_params(flat(group["final"]["params"])),
+            final_loss=train["final_loss"],
+            grad_norm=train["grad_norm"],
+            status=train["status"],
+            steps=train["steps"],
+            trajectory=train["trajectory"],
+            record_steps=train["trajectory_steps"],
+            success=group["success"].astype(bool),
+            steps_to_success=group["steps_to_success"],
+            summary=SuccessSummary(int(group["n"]), int(group["successes"]), float(group["fraction"]), float(group["ci_low"]), float(group["ci_high"]), float(group["median_steps_to_success"])),
+            wall_seconds=float(group["wall_seconds"]),
+            labels=labels,
+            types=types,
+            trainer=str(group["trainer"]),
+        )
+    return found
 
 
 def _write_cell(out: Path, result: CellResult) -> None:

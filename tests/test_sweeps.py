@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import binomtest
 
 from landscape.config import ConfigError, Study
-from landscape.runner import prepare, train_networks
+from landscape.runner import StudyError, prepare, train_networks
 from landscape.storage import Run
 from landscape.sweeps import (
     SuccessSummary,
@@ -206,3 +206,39 @@ def test_sweep_command_end_to_end(tmp_path, capsys):
     path.write_text("[sweep]\nmode = \"sideways\"\n\"model.hidden\" = [[3]]\n")
     assert main(["sweep", str(path), "--out", str(tmp_path / "other.h5")]) == 2
     assert "sweep.mode" in capsys.readouterr().err
+
+
+def test_an_interrupted_sweep_keeps_its_finished_cells_and_resume_runs_only_the_rest(tmp_path, monkeypatch):
+    import landscape.sweeps as sweeps
+
+    sweep = sweep_from_dict({**TINY, "sweep": {"mode": "grid", "model.activation": ["relu", "tanh", "elu"], "success_loss": 0.05}})
+    real, ran = sweeps.run_cell, []
+
+    def interrupted(cell, *args, **kwargs):
+        if cell.index == 2:
+            raise KeyboardInterrupt
+        ran.append(cell.index)
+        return real(cell, *args, **kwargs)
+
+    monkeypatch.setattr(sweeps, "run_cell", interrupted)
+    path = tmp_path / "sweep.h5"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(sweep, path)
+    with Run(path) as run:
+        assert sorted(run.group("sweep/cells")) == ["0", "1"]
+    with pytest.raises(StudyError, match="--resume"):
+        run_sweep(sweep, path)
+
+    def counted(cell, *args, **kwargs):
+        ran.append(cell.index)
+        return real(cell, *args, **kwargs)
+
+    monkeypatch.setattr(sweeps, "run_cell", counted)
+    _, resumed = run_sweep(sweep, path, resume=True)
+    assert ran == [0, 1, 2]  # cells 0 and 1 were not trained again
+    _, whole = run_sweep(sweep, tmp_path / "whole.h5")
+    for key in ("cell", "successes", "n", "fraction", "median_final_loss"):
+        np.testing.assert_array_equal(resumed[key], whole[key], err_msg=key)
+    other = sweep_from_dict({**TINY, "seed": 99, "sweep": {"mode": "grid", "model.activation": ["relu", "tanh", "elu"], "success_loss": 0.05}})
+    with pytest.raises(StudyError, match="other settings"):
+        run_sweep(other, path, resume=True)

@@ -24,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a base-study field; repeatable")
     p.add_argument("--out", metavar="PATH", help="sweep file (default: runs/<name>.h5)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing sweep file")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted sweep file: keep its finished cells, run the others")
     p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<sweep file stem>)")
     p.add_argument("--markdown", metavar="PATH", help="also write the success table as Markdown to PATH")
     p.add_argument("--quiet", action="store_true", help="no per-cell messages")
@@ -59,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
         path, table = out, read_summary(out)
         machine = {"backend": table.get("backend", "?"), "devices": table.get("devices", "?")}
     else:
-        path, table = run_sweep(sweep, out, overwrite=args.overwrite, classify=classify, log=say)
+        path, table = run_sweep(sweep, out, overwrite=args.overwrite, resume=args.resume, classify=classify, log=say)
         machine = _device_metadata()
     text = format_table(table)
     header = (
