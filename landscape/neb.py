@@ -165,6 +165,7 @@ def nudged_elastic_band(
     dt: float = 0.05,
     dt_max: float = 0.5,
     max_move: float = 0.05,
+    null_fn: Callable[[jax.Array], jax.Array] | None = None,
 ) -> BandResult:
     """Relax a band ``(n_images, P)`` into a minimum-energy path with a climbing image.
 
@@ -177,6 +178,8 @@ def nudged_elastic_band(
       loss_fn: ``(P,) -> scalar`` (static under jit: reuse the same object).
       band: initial images, ends included (e.g. :func:`line_band`); the ends never move.
       spring: spring constant (loss per squared parameter distance).
+      null_fn: optional ``(P,) -> (P, k)`` orthonormal symmetry directions at a point; forces are
+        projected off them, so images do not drift along flat symmetry orbits.
     """
     dtype = band.dtype
 
@@ -185,6 +188,9 @@ def nudged_elastic_band(
         energies, grads = _energies_and_grads(loss_fn, points)
         climbing = jnp.where(index >= climb_after, _highest_interior(energies), -1)
         force = neb_forces(points, energies, grads, spring, climbing)
+        if null_fn is not None:  # no motion along exact symmetries (rescalings, dead units): they change nothing
+            bases = jax.vmap(null_fn)(points)
+            force = force - jnp.einsum("ipk,ik->ip", bases, jnp.einsum("ipk,ip->ik", bases, force))
         power = jnp.sum(force * velocity)
         force_norm = jnp.linalg.norm(force)
         velocity_norm = jnp.linalg.norm(velocity)
@@ -212,7 +218,7 @@ def nudged_elastic_band(
     )
 
 
-@functools.partial(jax.jit, static_argnames=("loss_fn", "steps", "climb_after"))
+@functools.partial(jax.jit, static_argnames=("loss_fn", "steps", "climb_after", "null_fn"))
 def neb_batch(
     loss_fn: FlatLoss,
     bands: jax.Array,
@@ -222,8 +228,10 @@ def neb_batch(
     dt: float = 0.05,
     dt_max: float = 0.5,
     max_move: float = 0.05,
+    null_fn: Callable[[jax.Array], jax.Array] | None = None,
 ) -> BandResult:
     """:func:`nudged_elastic_band` for ``bands (n_pairs, n_images, P)`` in one jitted ``vmap``."""
-    return jax.vmap(lambda band: nudged_elastic_band(loss_fn, band, steps, spring, climb_after, dt, dt_max, max_move))(
-        bands
-    )
+    def one(band: jax.Array) -> BandResult:
+        return nudged_elastic_band(loss_fn, band, steps, spring, climb_after, dt, dt_max, max_move, null_fn)
+
+    return jax.vmap(one)(bands)

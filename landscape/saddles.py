@@ -54,6 +54,11 @@ KIND_NAMES = ("minimum", "saddle", "not stationary")
 ZERO_RTOL = 1e-4  # as landscape.curvature
 ZERO_ATOL = 1e-7
 NULL_RTOL = 1e-6  # singular values of the symmetry directions below this (relative) span nothing
+# A search stops when its progress measure (the loss descending, the gradient norm climbing) has not
+# fallen by STALL_RTOL (relative) for STALL_PATIENCE iterations: e.g. on a kink of a ReLU loss, where
+# a data point sits on a unit's hyperplane and the gradient jumps, so it cannot fall below any tolerance.
+STALL_RTOL = 1e-12
+STALL_PATIENCE = 25
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,19 +246,30 @@ def _search(
     hess = hessian_fn or jax.hessian(loss_fn)
     value_and_grad = jax.value_and_grad(loss_fn)
 
+    def progress(loss: jax.Array, grad: jax.Array) -> jax.Array:
+        # what must keep falling: the loss when descending, the gradient norm when climbing
+        return jnp.linalg.norm(grad) if uphill else loss
+
     def cond(state: tuple) -> jax.Array:
-        _, grad_norm, iteration = state
-        return (grad_norm >= grad_tol) & (iteration < max_iterations) & jnp.isfinite(grad_norm)
+        _, _, grad, iteration, _, since = state
+        grad_norm = jnp.linalg.norm(grad)
+        return (
+            (grad_norm >= grad_tol) & (iteration < max_iterations) & jnp.isfinite(grad_norm) & (since < STALL_PATIENCE)
+        )
 
     def body(state: tuple) -> tuple:
-        point, _, iteration = state
-        grad = value_and_grad(point)[1]
+        point, _, grad, iteration, best, since = state
         point = point + prfo_step(grad, hess(point), null_fn(point), uphill, trust_radius)
-        return point, jnp.linalg.norm(value_and_grad(point)[1]), iteration + 1
+        loss, grad = value_and_grad(point)
+        measure = progress(loss, grad)
+        improved = measure < best - STALL_RTOL * jnp.abs(best)
+        return point, loss, grad, iteration + 1, jnp.where(improved, measure, best), jnp.where(improved, 0, since + 1)
 
-    start_norm = jnp.linalg.norm(value_and_grad(flat)[1])
-    point, grad_norm, iterations = jax.lax.while_loop(cond, body, (flat, start_norm, jnp.zeros((), jnp.int32)))
-    return SearchResult(point, loss_fn(point), grad_norm, iterations, grad_norm < grad_tol)
+    loss, grad = value_and_grad(flat)
+    state = (flat, loss, grad, jnp.zeros((), jnp.int32), progress(loss, grad), jnp.zeros((), jnp.int32))
+    point, loss, grad, iterations, _, _ = jax.lax.while_loop(cond, body, state)
+    grad_norm = jnp.linalg.norm(grad)
+    return SearchResult(point, loss, grad_norm, iterations, grad_norm < grad_tol)
 
 
 def refine_saddle(

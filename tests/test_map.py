@@ -139,3 +139,108 @@ def test_disconnectivity_tree_joins_at_the_lowest_connection():
     assert join[1, 2] == 3.0 and join[0, 1] == 4.0 and join[0, 2] == 4.0 and np.isinf(join[0, 3])
     assert sorted(tree["order"].tolist()) == [0, 1, 2, 3]
     assert (tree["parent"] == -1).sum() == 2  # two separate trees
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed's network: a small trained study.
+
+
+@pytest.fixture(scope="module")
+def network_map(small_run_path, tmp_path_factory):
+    """A map between four minima of the small run (lowest loss, spread over the losses), bands started
+    on trained Bezier curves; written to a private copy of the run."""
+    import shutil
+
+    from landscape import Run
+    from landscape.landscape_map import MapSettings, map_run
+
+    path = tmp_path_factory.mktemp("map") / "small.h5"
+    shutil.copy(small_run_path, path)
+    with Run(path) as run:
+        loss = run.final_loss
+        order = [int(i) for i in np.argsort(loss) if np.isfinite(loss[i])]
+        specs = [str(order[q]) for q in (0, len(order) // 3, 2 * len(order) // 3, len(order) - 1)]
+        result = map_run(run, specs, MapSettings(start="bezier"), bezier_steps=100)
+    result.write(path)
+    return path, result
+
+
+def test_every_network_transition_state_is_an_index_one_saddle(network_map):
+    from jax.flatten_util import ravel_pytree
+
+    from landscape import Run
+    from landscape.curvature import symmetry_directions
+    from landscape.landscape_map import MapSettings
+    from landscape.models import make_mlp
+    from landscape.training import make_objective
+
+    path, result = network_map
+    ts = result["transition_states"]
+    assert len(ts["loss"]) >= 1, "the map should find at least one transition state between these minima"
+    grad_tol = MapSettings().grad_tol
+    with Run(path) as run:
+        study, x, y = run.study, jnp.asarray(run.x, jnp.float64), jnp.asarray(run.y, jnp.float64)
+    objective = make_objective(make_mlp(study.model, study.init, 2, 1, jnp.float64))
+    for t in range(len(ts["loss"])):
+        params = [{k: jnp.asarray(ts["params"][str(layer)][k][t]) for k in ("w", "b")} for layer in range(2)]
+        flat, unravel = ravel_pytree(params)
+        loss = lambda v: objective(unravel(v), x, y)  # noqa: E731
+        # reference: autodiff gradient and Hessian, symmetry directions projected out by hand
+        assert float(jnp.linalg.norm(jax.grad(loss)(flat))) < grad_tol
+        hessian = np.asarray(jax.hessian(loss)(flat))
+        directions, keep, _ = symmetry_directions(params, x, "relu")
+        basis = np.linalg.svd(np.asarray(directions)[:, np.asarray(keep)], full_matrices=False)[0]
+        basis = basis[:, : np.linalg.matrix_rank(np.asarray(directions)[:, np.asarray(keep)])]
+        complement = np.linalg.svd(np.eye(flat.size) - basis @ basis.T)[0][:, : flat.size - basis.shape[1]]
+        values = np.linalg.eigvalsh(complement.T @ hessian @ complement)
+        tolerance = 1e-4 * np.abs(values).max() + 1e-7
+        assert int(np.sum(values < -tolerance)) == 1 and int(ts["index"][t]) == 1
+        assert float(ts["loss"][t]) == pytest.approx(float(loss(flat)), rel=1e-10)
+    # a band's verified transition state is no higher than the Bezier curve it started from
+    bands = result["bands"]
+    for n in np.flatnonzero(bands["kind"] == 0):
+        assert ts["loss"][bands["transition_state"][n]] <= bands["bezier_max"][n] + 1e-12
+
+
+def test_stored_map_reads_back(network_map):
+    from landscape.landscape_map import MapResult
+
+    path, result = network_map
+    back = MapResult.read(path)
+    for name in (
+        "minima/loss",
+        "minima/kind",
+        "transition_states/loss",
+        "bands/energies",
+        "barriers/straight",
+        "tree/height",
+        "points/labels",
+    ):
+        np.testing.assert_array_equal(np.asarray(back[name]), np.asarray(result[name]))
+    assert back["minima/params/0/w"].shape == (len(result["minima/loss"]), 2, 3)
+    assert back.attrs["grad_tol"] == result.attrs["grad_tol"]
+    # the straight-line barrier reported is the lower of unaligned and aligned, and says which
+    straight, aligned = back["barriers/straight"], back["barriers/straight_is_aligned"]
+    np.testing.assert_array_equal(
+        straight, np.minimum(back["barriers/straight_unaligned"], back["barriers/straight_aligned"])
+    )
+    np.testing.assert_array_equal(aligned, back["barriers/straight_aligned"] <= back["barriers/straight_unaligned"])
+
+
+def test_map_command_prints_table_and_writes_figures(network_map, tmp_path, capsys):
+    import shutil
+
+    from landscape import Run
+    from landscape.cli import main as cli_main
+
+    path = tmp_path / "small.h5"
+    shutil.copy(network_map[0], path)
+    specs = [str(int(i)) for i in network_map[1]["points/index"][:3]]
+    assert cli_main(["map", str(path), *specs, "--bezier-steps", "0", "--figures", str(tmp_path / "figs")]) == 0
+    out = capsys.readouterr().out
+    assert "transition states" in out and "minima" in out and "straight" in out
+    assert (tmp_path / "figs" / "map-disconnectivity.png").exists() and (
+        tmp_path / "figs" / "map-barriers.png"
+    ).exists()
+    with Run(path) as run:
+        assert run.has("landscape_map/minima/loss")
