@@ -42,12 +42,13 @@ def both(study: Study):
     return to_np(general), to_np(pallas)
 
 
-def assert_close(general, pallas, params_tol=(1e-4, 2e-5)):
+def assert_close(general, pallas, rtol=1e-4):
+    """Statuses and update counts equal; values to ``rtol`` (losses 1e-6, parameters 2e-5 absolute)."""
     for a, b in zip(jax.tree.leaves(general.final_params), jax.tree.leaves(pallas.final_params), strict=True):
-        np.testing.assert_allclose(b, a, rtol=params_tol[0], atol=params_tol[1])
-    np.testing.assert_allclose(pallas.final_loss, general.final_loss, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(pallas.grad_norm, general.grad_norm, rtol=1e-3, atol=1e-5)
-    np.testing.assert_allclose(pallas.trajectory, general.trajectory, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=2e-5)
+    np.testing.assert_allclose(pallas.final_loss, general.final_loss, rtol=rtol, atol=1e-6)
+    np.testing.assert_allclose(pallas.grad_norm, general.grad_norm, rtol=10 * rtol, atol=1e-5)
+    np.testing.assert_allclose(pallas.trajectory, general.trajectory, rtol=rtol, atol=1e-6)
     np.testing.assert_array_equal(pallas.status, general.status)
     np.testing.assert_array_equal(pallas.steps, general.steps)
 
@@ -67,59 +68,58 @@ def test_kernel_activations_and_derivatives_equal_jax(name):
 # The default 2-3-1 relu with Adam, 130 networks (two programs of 128 lanes, the second mostly
 # padding), a ragged last point tile (40 points), and a loose grad_tol: networks freeze at many steps.
 FREEZING = {"n_inits": 130, "train.steps": 60, "train.grad_tol": 0.05, "train.trajectory_points": 8}
-CONFIGS = [
-    FREEZING,
-    {
-        "model.activation": "tanh",
-        "model.hidden": [5],
-        "optimizer.name": "momentum",
-        "optimizer.learning_rate": 0.05,
-        "model.output_bias": False,
-    },
-    {
-        "model.activation": "gelu",
-        "task.name": "teacher",
-        "task.dim": 3,
-        "optimizer.name": "nesterov",
-        "optimizer.learning_rate": 0.05,
-        "init.biases": "normal",
-    },
-]
+# Plain SGD from wide inits, leaky ReLU without hidden biases: about half the networks diverge.
+DIVERGING = {
+    "model.activation": "leaky_relu",
+    "model.leaky_slope": 0.1,
+    "model.bias": False,
+    "optimizer.name": "sgd",
+    "optimizer.learning_rate": 0.5,
+    "init.scale": 3.0,
+}
+NESTEROV = {
+    "model.activation": "gelu",
+    "task.name": "teacher",
+    "task.dim": 3,
+    "optimizer.name": "nesterov",
+    "optimizer.learning_rate": 0.05,
+    "init.biases": "normal",
+}
+CONFIGS = [FREEZING, DIVERGING, NESTEROV]
 
 
-@pytest.mark.parametrize("overrides", CONFIGS, ids=["relu-adam-freezing", "tanh-momentum", "gelu-nesterov"])
+@pytest.mark.parametrize("overrides", CONFIGS, ids=["relu-adam-freezing", "leaky-sgd-diverging", "gelu-nesterov"])
 def test_short_horizon_equal_to_general_trainer(overrides):
+    """One compiled kernel per configuration (interpret mode compiles slowly), so each carries
+    several checks: freeze on grad_tol at many steps; divergence keeping the last finite params."""
     general, pallas = both(small(**overrides))
     if overrides is FREEZING:
         assert 0 < np.sum(general.status == 0) < 130  # a mix of converged and still running
         assert len(np.unique(general.steps[general.status == 0])) > 3  # frozen at different steps
+    if overrides is DIVERGING:
+        assert 0 < np.sum(general.status == 2) < 24 and np.sum(general.status == 1) > 0  # some diverge, some do not
+        assert len(np.unique(general.steps[general.status == 2])) > 1  # at different steps
+        assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(pallas.final_params))  # last finite kept
+        # values grow by orders of magnitude a step on the way to overflow, and so do rounding differences
+        assert_close(general, pallas, rtol=1e-2)
+        return
     assert_close(general, pallas)
 
 
-def test_divergence_keeps_last_finite_params_like_general_trainer():
+def test_long_horizon_statistically_equal():
+    """400 momentum steps on 256 networks: same outcome for nearly every network, same fractions."""
     study = small(
         **{
-            "model.activation": "leaky_relu",
-            "model.leaky_slope": 0.1,
-            "model.bias": False,
-            "optimizer.name": "sgd",
-            "optimizer.learning_rate": 1e4,
+            "n_inits": 256,
+            "train.steps": 400,
+            "task.n_points": 64,
+            "train.trajectory_points": 12,
+            "optimizer.name": "momentum",
+            "optimizer.learning_rate": 0.05,
         }
     )
     general, pallas = both(study)
-    assert np.all(general.status == 2)
-    np.testing.assert_array_equal(pallas.status, general.status)
-    np.testing.assert_array_equal(pallas.steps, general.steps)
-    for a, b in zip(jax.tree.leaves(general.final_params), jax.tree.leaves(pallas.final_params), strict=True):
-        assert np.all(np.isfinite(b))
-        np.testing.assert_allclose(b, a, rtol=1e-3)
-
-
-def test_long_horizon_statistically_equal():
-    """400 Adam steps on 256 networks: same outcome for nearly every network, same fractions."""
-    general, pallas = both(
-        small(**{"n_inits": 256, "train.steps": 400, "task.n_points": 64, "train.trajectory_points": 12})
-    )
+    assert np.sum(general.status == 0) > 10  # some converge (and freeze) on the way
     assert np.mean(general.status == pallas.status) >= 0.95
     g_good, p_good = general.final_loss < 1e-2, pallas.final_loss < 1e-2
     assert 0.05 < g_good.mean() < 0.95  # both outcomes occur, so the comparison means something
