@@ -18,7 +18,8 @@ Triton wants every array a kernel loads, stores or computes to have a power-of-t
 packed parameters ``(n, P)`` (layout of :func:`landscape.fast_mlp.pack_params`) go in and out as
 ``P`` separate ``(n_padded,)`` arrays in ``(LANES,)`` blocks; the inputs go in as ``in_dim``
 arrays of ``(n_points_padded,)`` read ``POINT_TILE`` points at a time (ragged last tile masked);
-the recorded losses come out as one ``(R_padded, n_padded)`` array (``R_padded`` a power of two).
+each recorded loss is stored, as it happens, into its row of one ``(R_padded, n_padded)`` array
+(a per-step table maps a step to its row), so the trajectory never sits in registers.
 
 It computes what :func:`landscape.training.train_one` computes, with the C++ kernel's
 semantics (``_kernels/mlp_train.cc``): the loss before each step at the recorded steps, the
@@ -177,17 +178,21 @@ def _make_kernel(plan: FastPlan, n_points: int, n_points_padded: int) -> Callabl
     def kernel(*refs: Any) -> None:
         params_in = refs[:n_params]
         x_refs = refs[n_params : n_params + d_in]
-        y_ref, record_ref = refs[n_params + d_in], refs[n_params + d_in + 1]
+        y_ref, slot_ref = refs[n_params + d_in], refs[n_params + d_in + 1]
         params_out = refs[n_params + d_in + 2 : 2 * n_params + d_in + 2]
         loss_ref, grad_norm_ref, status_ref, steps_ref, trajectory_ref = refs[2 * n_params + d_in + 2 :]
-        record = record_ref[...]  # (R_padded,) int32, -1 past the last recorded step
         params0 = tuple(ref[...] for ref in params_in)
         zeros = jnp.zeros((LANES,), jnp.float32)
 
         def step(t: jax.Array, carry: tuple) -> tuple:
-            params, first_moment, second_moment, status, updates, trajectory = carry
+            params, first_moment, second_moment, status, updates = carry
             loss, grad, grad_norm = loss_and_grad(params, x_refs, y_ref)
-            trajectory = jnp.where(record[:, None] == t, loss[None, :], trajectory)
+            slot = slot_ref[t]  # this step's row of the trajectory, or -1
+
+            @pl.when(slot >= 0)
+            def _record() -> None:
+                trajectory_ref[slot, :] = loss
+
             running = status == int(Status.MAX_STEPS)
             finite = _finite(loss) & _finite(grad_norm)
             converged = finite & (grad_norm < plan.grad_tol)
@@ -233,7 +238,6 @@ def _make_kernel(plan: FastPlan, n_points: int, n_points_padded: int) -> Callabl
                 keep(new_second, second_moment),
                 status,
                 updates + move.astype(jnp.int32),
-                trajectory,
             )
 
         carry = (
@@ -242,9 +246,8 @@ def _make_kernel(plan: FastPlan, n_points: int, n_points_padded: int) -> Callabl
             (zeros,) * n_params,
             jnp.full((LANES,), int(Status.MAX_STEPS), jnp.int32),
             jnp.zeros((LANES,), jnp.int32),
-            jnp.zeros((record.shape[0], LANES), jnp.float32),
         )
-        params, _, _, status, updates, trajectory = jax.lax.fori_loop(0, plan.steps, step, carry)
+        params, _, _, status, updates = jax.lax.fori_loop(0, plan.steps, step, carry)
         final_loss, _, grad_norm = loss_and_grad(params, x_refs, y_ref)
         status = jnp.where(_finite(final_loss) | (status == int(Status.DIVERGED)), status, int(Status.DIVERGED))
         for ref, value in zip(params_out, params, strict=True):
@@ -253,7 +256,6 @@ def _make_kernel(plan: FastPlan, n_points: int, n_points_padded: int) -> Callabl
         grad_norm_ref[...] = grad_norm
         status_ref[...] = status
         steps_ref[...] = updates
-        trajectory_ref[...] = trajectory
 
     return kernel
 
@@ -284,11 +286,12 @@ def train_packed(
     extra = points_padded - n_points  # ragged last tile: repeat the last point (masked out in the kernel)
     x = jnp.concatenate([x, jnp.broadcast_to(x[-1:], (extra, plan.in_dim))])
     y = jnp.concatenate([y, jnp.broadcast_to(y[-1:], (extra,))])
-    record_array = jnp.asarray(list(record) + [-1] * (record_padded - len(record)), jnp.int32)
+    slots = np.full(plan.steps, -1, np.int32)  # step -> row of the trajectory it is recorded in, or -1
+    slots[np.asarray(record, np.int64)] = np.arange(len(record), dtype=np.int32)
 
     lanes = pl.BlockSpec((LANES,), lambda i: (i,))
     whole = lambda size: pl.BlockSpec((size,), lambda i: (0,))  # noqa: E731
-    in_specs = [lanes] * n_params + [whole(points_padded)] * (plan.in_dim + 1) + [whole(record_padded)]
+    in_specs = [lanes] * n_params + [whole(points_padded)] * (plan.in_dim + 1) + [whole(plan.steps)]
     out_specs = [lanes] * (n_params + 4) + [pl.BlockSpec((record_padded, LANES), lambda i: (0, i))]
     vector = lambda dtype: jax.ShapeDtypeStruct((n_padded,), dtype)  # noqa: E731
     out_shape = (
@@ -310,7 +313,7 @@ def train_packed(
         interpret=interpret,
         compiler_params=compiler_params,
         name="landscape_mlp_train",
-    )(*columns, *x.T, y, record_array)
+    )(*columns, *x.T, y, jnp.asarray(slots))
     params_out = jnp.stack(outputs[:n_params], axis=1)[:n]
     final_loss, grad_norm, status, steps, trajectory = outputs[n_params:]
     return (
