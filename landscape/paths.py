@@ -77,8 +77,11 @@ def barrier_matrix(
     Returns:
       ``barrier_linear``, ``barrier_aligned``: ``(k, k)``; ``profile_linear``,
       ``profile_aligned``: ``(k, k, n_t)`` (row ``i``, column ``j`` runs from ``i`` to ``j``);
-      ``distance_linear``, ``distance_aligned``: ``(k, k)`` parameter distances; and
-      ``aligned_ends``: dict ``(i, j) -> network j aligned onto i``.
+      ``distance_linear``, ``distance_aligned``: ``(k, k)`` parameter distances;
+      ``barrier_straight``: ``(k, k)`` the lower of the two straight-line barriers and
+      ``straight_is_aligned``: ``(k, k)`` bool, which one it is (alignment can raise a barrier:
+      report the lower one and say which); and ``aligned_ends``: dict ``(i, j) -> network j
+      aligned onto i``.
     """
     t = path_t() if t is None else t
     k = len(networks)
@@ -97,8 +100,17 @@ def barrier_matrix(
             out["profile_linear"][i, j], out["profile_linear"][j, i] = pair.linear, pair.linear[::-1]
             out["profile_aligned"][i, j], out["profile_aligned"][j, i] = pair.aligned, pair.aligned[::-1]
             ends[(i, j)] = pair.aligned_end
+    out["barrier_straight"], out["straight_is_aligned"] = lower_straight_barrier(out["barrier_linear"], out["barrier_aligned"])
     out["aligned_ends"] = ends
     return out
+
+
+def lower_straight_barrier(barrier_linear: np.ndarray, barrier_aligned: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(barrier, is_aligned)``: elementwise the lower of the unaligned and aligned straight-line
+    barriers, and whether it is the aligned one (ties count as aligned)."""
+    barrier_linear, barrier_aligned = np.asarray(barrier_linear), np.asarray(barrier_aligned)
+    is_aligned = barrier_aligned <= barrier_linear
+    return np.where(is_aligned, barrier_aligned, barrier_linear), is_aligned
 
 
 # ---------------------------------------------------------------------------------------------

@@ -128,11 +128,16 @@ def main(args: argparse.Namespace) -> int:
     write_group(args.run, f"paths/{args.name}", arrays, attrs)
 
     print(f"paths between {k} points in {seconds:.1f} s (compile included); stored paths/{args.name}", file=sys.stderr)
+    from ..landscape_map import stationarity_lines
+
+    for line in stationarity_lines(args.run, networks, labels):
+        print(line)
     width = max(len(label) for label in labels)
     print(f"{'':{width}}  " + "  ".join(f"{label[:10]:>10}" for label in labels))
+    straight, is_aligned = matrix["barrier_straight"], matrix["straight_is_aligned"]
     for i, label in enumerate(labels):
-        print(f"{label:{width}}  " + "  ".join(f"{matrix['barrier_aligned'][i, j]:10.3g}" if i != j else f"{'':10}" for j in range(k)))
-    print("barriers (aligned straight line above; pairs: linear / aligned / Bezier):")
+        print(f"{label:{width}}  " + "  ".join(f"{straight[i, j]:9.3g}{'a' if is_aligned[i, j] else 'u'}" if i != j else f"{'':10}" for j in range(k)))
+    print("straight-line barriers above: the lower of unaligned (u) and aligned (a); pairs: unaligned / aligned / Bezier:")
     for n, (i, j) in enumerate(pairs):
         extra = f" / {arrays['bezier']['barrier'][n]:.3g}" if bezier is not None else ""
         print(f"  {labels[i]} -> {labels[j]}: {matrix['barrier_linear'][i, j]:.3g} / {matrix['barrier_aligned'][i, j]:.3g}{extra}")
