@@ -549,12 +549,15 @@ def density_curves(slq_nodes: jax.Array, slq_weights: jax.Array, eigenvalues: ja
 SUMMARY_FIELDS = ("max_eigenvalue", "min_eigenvalue", "trace", "condition_number")
 
 
-def type_summary(curvature: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, np.ndarray]:
+def type_summary(curvature: dict[str, np.ndarray], labels: np.ndarray, kind: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Curvature statistics per solution type.
 
     Args:
       curvature: per-network arrays from :func:`dense_curvature` or :func:`lanczos_curvature`.
       labels: ``(n_nets,)`` type names.
+      kind: optional ``(n_nets,)`` codes of :func:`landscape.saddles.stationary_kind`; then
+        ``n_saddle`` counts stationary saddles only and ``n_not_stationary`` the networks whose
+        gradient is above the tolerance (a negative eigenvalue there does not make a saddle).
     Returns:
       ``type`` (n_types,) names in order of first appearance by count, ``count``, ``n_saddle``,
       ``n_finite``, for each of :data:`SUMMARY_FIELDS` present: ``<field>_q25``, ``_median``,
@@ -573,7 +576,13 @@ def type_summary(curvature: dict[str, np.ndarray], labels: np.ndarray) -> dict[s
         table["type"].append(name)
         table["count"].append(int(members.sum()))
         table["n_finite"].append(int(finite.sum()))
-        table["n_saddle"].append(int(np.sum(curvature["is_saddle"][finite])))
+        if kind is None:
+            table["n_saddle"].append(int(np.sum(curvature["is_saddle"][finite])))
+        else:
+            from .saddles import NOT_STATIONARY, SADDLE
+
+            table["n_saddle"].append(int(np.sum(np.asarray(kind)[finite] == SADDLE)))
+            table.setdefault("n_not_stationary", []).append(int(np.sum(np.asarray(kind)[finite] == NOT_STATIONARY)))
         for field in SUMMARY_FIELDS:
             if field not in curvature:
                 continue
@@ -594,12 +603,14 @@ def type_summary(curvature: dict[str, np.ndarray], labels: np.ndarray) -> dict[s
 def format_type_summary(summary: dict[str, np.ndarray], method: str = "dense") -> str:
     """The per-type table as text (one row per type)."""
     dense = "median_near_zero" in summary
-    header = f"{'type':<14}{'n':>6}{'saddles':>9}{'lambda_max median [IQR]':>32}{'trace median':>14}{'lambda_min median':>19}{'cond median':>13}"
+    stationarity = "n_not_stationary" in summary
+    header = f"{'type':<14}{'n':>6}{'saddles':>9}" + (f"{'not stationary':>16}" if stationarity else "") + f"{'lambda_max median [IQR]':>32}{'trace median':>14}{'lambda_min median':>19}{'cond median':>13}"
     if dense:
         header += f"{'zeros obs/pred':>16}{'match':>7}"
     lines = [f"Hessian curvature by solution type ({method})", header]
     for i, name in enumerate(summary["type"]):
         row = f"{name:<14}{summary['count'][i]:>6d}{summary['n_saddle'][i]:>9d}"
+        row += f"{summary['n_not_stationary'][i]:>16d}" if stationarity else ""
         iqr = f"{summary['max_eigenvalue_median'][i]:.4g} [{summary['max_eigenvalue_q25'][i]:.3g}, {summary['max_eigenvalue_q75'][i]:.3g}]"
         row += f"{iqr:>32}{summary['trace_median'][i]:>14.4g}{summary['min_eigenvalue_median'][i]:>19.3g}"
         row += f"{summary['condition_number_median'][i]:>13.3g}" if "condition_number_median" in summary else f"{'-':>13}"

@@ -97,6 +97,7 @@ def main(args: argparse.Namespace) -> int:
         representatives = {**curvature.default_representatives(labels, run.final_loss), **(representatives or {})}
         representatives = {t: i for t, i in representatives.items() if t in set(labels.tolist())}
         status = run.status
+        grad_norm, grad_tol = run.grad_norm, study.train.grad_tol
 
     with jax.enable_x64(True):  # Hessians in float64 whatever the training dtype: clean null spaces
         dtype = np.float64
@@ -134,7 +135,12 @@ def main(args: argparse.Namespace) -> int:
         sigma = (high - low or 1.0) / 200
         slq_curves, exact_curves = map(np.asarray, curvature.density_curves(slq_nodes, slq_weights, rep["eigenvalues"], grid, sigma))  # one compile
 
-    summary = curvature.type_summary(result, labels)
+    from ..saddles import KIND_NAMES, stationary_kind
+
+    # one rule in every command: stationary when |grad| < grad_tol; only then a minimum or a saddle
+    kind = np.asarray(stationary_kind(np.asarray(grad_norm, float), result["index"], grad_tol)).astype(np.int8)
+    result["stationary_kind"] = kind
+    summary = curvature.type_summary(result, labels, kind)
     table = curvature.format_type_summary(summary, args.method)
     representatives_group = {
         "type": np.asarray(type_names),
@@ -153,6 +159,8 @@ def main(args: argparse.Namespace) -> int:
         "n_params": n_params,
         "param_names": _parameter_names(one),
         "label_source": label_source,
+        "stationary_kind_codes": list(KIND_NAMES),
+        "stationary_rule": f"stationary if train/grad_norm < train.grad_tol ({grad_tol:g}); then saddle if index > 0, else minimum",
         "seconds": seconds,
         "seed": args.seed,
         "top_k": args.top_k if args.method == "lanczos" else n_params,
@@ -174,8 +182,10 @@ def main(args: argparse.Namespace) -> int:
               f"({int(match[converged].sum())} of {int(converged.sum())} converged ones): rescaling per live unit, "
               f"incoming+bias+outgoing per dead unit, affine redundancy of units linear on the data")
     saddle = np.asarray(result["is_saddle"], bool)
-    print(f"  saddles (an eigenvalue below -tolerance): {int(saddle.sum())}, of which {int(np.sum(saddle & (status == 0)))} converged "
-          f"(the others stopped at max_steps, still moving)")
+    counts = {name: int(np.sum(kind == code)) for code, name in enumerate(KIND_NAMES)}
+    print(f"  stationary points (|grad| < train.grad_tol = {grad_tol:g}): {counts['minimum']} minima, {counts['saddle']} saddles; "
+          f"{counts['not stationary']} not stationary (stopped elsewhere; an eigenvalue below -tolerance at "
+          f"{int(np.sum(saddle & (kind == 2)))} of them does not make them saddles)")
     print(f"  stored in {args.run}:/hessian")
 
     if not args.no_figures:
