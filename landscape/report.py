@@ -100,6 +100,7 @@ def render_report(run: Run) -> str:
         ("types", "Solution types", _types_section),
         ("curvature", "Curvature", _curvature_section),
         ("geometry", "Slices and barriers", _geometry_section),
+        ("map", "Map between minima", _map_section),
         ("basins", "Basins of attraction", _basins_section),
         ("sweep", "Sweep", _sweep_section),
         ("config", "Configuration", _config_section),
@@ -535,6 +536,30 @@ def _geometry_section(run: Run) -> Section:
         section.timings.append(("paths", None, "not run"))
     section.ran = bool(slices or paths)
     section.body = "".join(parts)
+    return section
+
+
+def _map_section(run: Run) -> Section:
+    """The disconnectivity graph and barrier matrices of ``/landscape_map`` (``landscape map``)."""
+    if not run.has("landscape_map/minima"):
+        return _not_run_section("map", "Map between minima", "No transition states or disconnectivity graph were computed.",
+                                f"landscape map {_path_text(run)}", "It finds minimum-energy paths and transition states between "
+                                "minima and draws which minima are joined below which loss.", "map (transition states)")
+    from .plots.disconnectivity import barrier_panels, map_disconnectivity
+
+    arrays = run.group("landscape_map")
+    labels = [str(v) for v in arrays["points"]["labels"]]
+    ts = arrays["transition_states"]
+    rows = [[f"{t}", _fmt(ts["loss"][t], 5), _fmt(ts["grad_norm"][t], 2), f"{int(ts['index'][t])}", _fmt(ts["negative_eigenvalue"][t]),
+             f"{int(ts['minima'][t][0])}&ndash;{int(ts['minima'][t][1])}", _esc(f"{ts['type'][t]}: {ts['cause'][t]}")] for t in range(len(ts["loss"]))]
+    body = _table(["#", "loss", "|grad|", "index", "negative eigenvalue", "joins minima", "what the saddle network computes"], rows,
+                  caption="verified transition states: gradient below the tolerance, one negative eigenvalue outside the symmetry null space")
+    body += _grid([
+        _figure(lambda: map_disconnectivity(arrays, run.name), "Disconnectivity graph: minima at their loss, joined at the lowest connection between them.", "disconnectivity graph"),
+        _figure(lambda: barrier_panels(arrays["barriers"], labels, "loss barriers between the mapped points"), "Barriers: straight line (lower of unaligned and aligned), Bezier curve, relaxed band, its transition state.", "map barriers"),
+    ])
+    section = Section("map", "Map between minima", body)
+    section.timings.append(("map (transition states)", _seconds(run, "landscape_map"), f"{len(labels)} points, {len(ts['loss'])} transition states"))
     return section
 
 
