@@ -110,3 +110,35 @@ def test_multi_process_parts_merge_into_the_single_process_run(tmp_path):
             np.testing.assert_array_equal(getattr(m, name), getattr(w, name))
         for a, b in zip(__import__("jax").tree.leaves(m.final_params), __import__("jax").tree.leaves(w.final_params), strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+PALLAS_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np, jax
+    from landscape import Study, gpu_mlp, runner
+    assert len(jax.local_devices()) == 2
+    jax.default_backend = lambda: "gpu"  # a 2-GPU host, as far as the trainer choice goes
+    gpu_mlp.INTERPRET = True  # the kernel in interpret mode on the CPU devices
+    study = Study().replace(**{"n_inits": 64, "train.steps": 20, "task.n_points": 64, "train.trajectory_points": 6})
+    sharded = runner.prepare(study)
+    assert sharded.trainer_kind == "gpu_pallas" and sharded.n_devices == 2
+    general = runner.prepare(study, fast=False, shard=False)
+    _, a = runner.train_networks(sharded, np.arange(37))
+    _, b = runner.train_networks(general, np.arange(37))
+    np.testing.assert_array_equal(a.status, b.status)
+    np.testing.assert_array_equal(a.steps, b.steps)
+    for name in ("final_loss", "trajectory"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-4, atol=1e-6)
+    for x, y in zip(jax.tree.leaves(a.final_params), jax.tree.leaves(b.final_params), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=2e-5)
+    print("ok")
+    """
+)
+
+
+def test_pallas_trainer_sharded_over_two_devices_equals_general():
+    """The GPU trainer under shard_map (one kernel launch per device's slice), here on 2 forced CPU devices in
+    Pallas interpret mode, against the unsharded general trainer."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", PALLAS_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
