@@ -84,6 +84,7 @@ NESTEROV = {
     "optimizer.name": "nesterov",
     "optimizer.learning_rate": 0.05,
     "init.biases": "normal",
+    "model.output_bias": False,
 }
 CONFIGS = [FREEZING, DIVERGING, NESTEROV]
 
