@@ -367,7 +367,7 @@ def _bucket(n: int) -> int:
 class _Operations:
     """The compiled batched searches of one problem and settings (built once, padded batches)."""
 
-    _cache: dict[tuple[int, MapSettings], _Operations] = {}
+    _cache: dict[tuple, _Operations] = {}
 
     def __init__(self, problem: FlatProblem, s: MapSettings):
         self._descend = _vmapped(
@@ -388,7 +388,8 @@ class _Operations:
 
     @classmethod
     def of(cls, problem: FlatProblem, settings: MapSettings) -> _Operations:
-        key = (id(problem), settings)
+        s = settings  # only what the compiled searches depend on
+        key = (id(problem), s.grad_tol, s.descent_iterations, s.saddle_iterations, s.trust_radius)
         if key not in cls._cache:
             cls._cache = {key: cls(problem, settings)}  # keep only the latest problem's programs
         return cls._cache[key]
@@ -530,7 +531,8 @@ def map_minima(
         )
     else:
         bands = np.stack([neb.line_band(st, en, s.n_images) for st, en in zip(starts, ends)])
-    bands = jnp.asarray(bands)
+    n_bands = bands.shape[0]  # padded like every batch, so that another map of as many pairs compiles nothing
+    bands = jnp.asarray(np.concatenate([bands, np.repeat(bands[:1], _bucket(n_bands) - n_bands, axis=0)]))
     relaxed = neb.neb_batch(
         problem.loss,
         bands,
@@ -542,6 +544,7 @@ def map_minima(
         s.max_move,
         problem.band_null or problem.null,
     )
+    relaxed = jax.tree.map(lambda leaf: np.asarray(leaf)[:n_bands], relaxed)
     energies = np.asarray(relaxed.energies)
     clock.mark("bands (NEB)")
     climbing = np.asarray(relaxed.climbing)

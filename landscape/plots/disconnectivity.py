@@ -73,7 +73,14 @@ def disconnectivity_graph(
         )
         for t in colours
     ]
-    ax.legend(handles=handles, fontsize=8, loc="upper right", title="minimum's type", title_fontsize=8)
+    ax.legend(
+        handles=handles,
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        title="minimum's type",
+        title_fontsize=8,
+    )
     if title:
         ax.set_title(title, fontsize=10)
     if note:
@@ -102,7 +109,7 @@ def barrier_panels(barriers: dict[str, np.ndarray], labels: Sequence[str], title
     if "band" in barriers:
         matrices["relaxed NEB band\n(highest sampled point)"] = barriers["band"]
     if "transition_state" in barriers:
-        matrices["band's verified transition state\n(blank: none verified)"] = barriers["transition_state"]
+        matrices["band's verified transition state\n(grey, nan: none verified)"] = barriers["transition_state"]
     return plot_barrier_matrices(matrices, list(labels), title)
 
 
