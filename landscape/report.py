@@ -50,18 +50,39 @@ def report_path_for(run_path: str | Path) -> Path:
     return path.parent / f"{path.stem}-report" / "index.html"
 
 
-def build_report(run_path: str | Path, out_dir: str | Path | None = None) -> Path:
+# Report figures that `landscape classify` also draws, by the file name it saves them under.
+SAME_AS_CLASSIFY = {
+    "loss curves": "loss_curves_by_type",
+    "type fractions": "type_fractions",
+    "active fractions": "active_fractions",
+    "clusters vs types": "clusters_vs_types",
+    "representative contours": "type_contours",
+    "unit diagrams": "unit_weights",
+    "representative surfaces": "type_surfaces",
+}
+_REUSE: dict[str, Path] = {}  # report figure name -> a PNG just drawn from the same data
+
+
+def build_report(run_path: str | Path, out_dir: str | Path | None = None, reuse: list[Path] | None = None) -> Path:
     """Write the HTML report of a run file; returns the path of ``index.html``.
 
     Args:
       run_path: a run file (``landscape run``), a basins run file or a sweep file.
       out_dir: folder for ``index.html`` (default: ``<run stem>-report`` next to the run file).
+      reuse: PNG files just written by ``landscape classify`` from this run's ``types`` group
+        (``landscape run`` passes them); the report embeds them instead of drawing them again.
     Raises:
       RunFileError: the file is not a readable run file (one line, as every command).
     """
     out = Path(out_dir) / "index.html" if out_dir is not None else report_path_for(run_path)
-    with Run(run_path) as run:
-        page = render_report(run)
+    pngs = {path.stem: path for path in reuse or [] if path.suffix == ".png"}
+    _REUSE.clear()
+    _REUSE.update({name: pngs[stem] for name, stem in SAME_AS_CLASSIFY.items() if stem in pngs})
+    try:
+        with Run(run_path) as run:
+            page = render_report(run)
+    finally:
+        _REUSE.clear()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html.tmp", dir=out.parent)
@@ -189,6 +210,13 @@ def _table(header: list[str], rows: list[list[str]], caption: str = "") -> str:
     return f'<div class="tablewrap"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
+SAVED_DPI = 130  # landscape.plots.save_figure's default
+
+
+def _png_width_pixels(png: bytes) -> int:
+    return int.from_bytes(png[16:20], "big")  # the IHDR chunk's width
+
+
 def _figure(make: Callable[[], Any], caption: str, name: str) -> str:
     """A figure made by ``make()`` embedded as a base64 PNG; an error line if it fails.
 
@@ -197,15 +225,20 @@ def _figure(make: Callable[[], Any], caption: str, name: str) -> str:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fig = make()
-            if fig is None:
-                return ""
-            width_in, _ = fig.get_size_inches()
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight", facecolor="white")
+            if name in _REUSE:  # drawn a moment ago by `landscape classify`, from the same data
+                png = _REUSE[name].read_bytes()
+                width_in = _png_width_pixels(png) / SAVED_DPI
+            else:
+                fig = make()
+                if fig is None:
+                    return ""
+                width_in, _ = fig.get_size_inches()
+                buffer = io.BytesIO()
+                fig.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight", facecolor="white")
+                png = buffer.getvalue()
     except Exception as err:  # noqa: BLE001
         return f'<figure class="failed">{_error_line(f"figure {name!r} could not be drawn: {_one_line(err)}")}</figure>'
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    data = base64.b64encode(png).decode("ascii")
     notes = sorted({str(w.message).splitlines()[0] for w in caught})
     note = "".join(f'<br><span class="muted">matplotlib: {_esc(n)}</span>' for n in notes[:3])
     wide = " wide" if width_in > WIDE_INCHES else ""

@@ -92,3 +92,14 @@ def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "8/8 networks trained (100%)" in err
     assert "\r" not in err  # no progress bar redraws in a log file
+
+
+def test_run_prints_the_time_of_each_stage(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--inits", "8", "--steps", "20", "--set", "task.n_points=64", "--set", "train.trajectory_points=5", "--out", "r.h5", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    line = next(line for line in err.splitlines() if line.startswith("stage times:"))
+    for stage in ("training (compile included)", "types", "figures", "report", "after training"):
+        assert stage in line, line
+    assert sorted(p.name for p in (tmp_path / "figures" / "r").iterdir())[0] == ".run"
+    assert not list((tmp_path / "figures" / "r").glob("*.svg"))  # run writes PNGs only

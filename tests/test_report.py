@@ -370,3 +370,23 @@ def test_basin_map_and_sweep_sections_render_in_chromium(small_run_copy, tmp_pat
     assert page["sections"][:2] == ["timing", "sweep"]  # a sweep file leads with its table
     assert page["console_errors"] == [] and page["errors_shown"] == []
     assert len(page["images"]) >= 4 and all(i["naturalWidth"] > 100 for i in page["images"])
+
+
+def test_report_embeds_the_figures_classify_just_drew_instead_of_redrawing(small_run_copy, tmp_path, monkeypatch):
+    from landscape.commands.classify import classify_and_report
+    from landscape.plots import types as type_plots
+
+    written: list[Path] = []
+    classify_and_report(small_run_copy, tmp_path / "figs", cluster=False, written=written, formats=("png",))
+    assert {p.suffix for p in written} == {".png"}
+    contours = next(p for p in written if p.stem == "type_contours")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("redrawn")
+
+    monkeypatch.setattr(type_plots, "contours_figure", refuse)
+    page = build_report(small_run_copy, tmp_path / "reused", reuse=written).read_text()
+    assert base64.b64encode(contours.read_bytes()).decode("ascii") in page
+    assert "redrawn" not in page
+    page = build_report(small_run_copy, tmp_path / "drawn").read_text()  # without reuse it draws (and here fails, in one line)
+    assert "representative contours&#x27; could not be drawn" in page or "'representative contours' could not be drawn" in page

@@ -32,8 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def classify_and_report(path: str | Path, figures: str | Path | None, cluster: bool = True, n_clusters: int | None = None, sample_size: int = 3000, confidence: float = 0.95) -> str:
-    """Classify a run, store the ``types`` group, write figures; returns the printed text."""
+def classify_and_report(path: str | Path, figures: str | Path | None, cluster: bool = True, n_clusters: int | None = None, sample_size: int = 3000, confidence: float = 0.95, timings: dict[str, float] | None = None, written: list[Path] | None = None, formats: tuple[str, ...] = ("png", "svg")) -> str:
+    """Classify a run, store the ``types`` group, write figures; returns the printed text.
+
+    ``timings``, if given, receives the seconds of the ``types`` (classify and store) and
+    ``figures`` stages; ``written``, if given, the paths of the figure files (in ``formats``)."""
     import numpy as np
 
     from ..solutions import Thresholds, classify_run, format_type_table, types_group_arrays
@@ -47,6 +50,8 @@ def classify_and_report(path: str | Path, figures: str | Path | None, cluster: b
         name = run.name
     arrays, attrs = types_group_arrays(analysis, thresholds)
     write_group(path, "types", arrays, {**attrs, "seconds": time.perf_counter() - started})
+    if timings is not None:
+        timings["types"] = time.perf_counter() - started
     summary = analysis["summary"]
     n = int(np.sum(summary["count"]))
     lines = [f"solution types of '{name}' ({n} networks; stored in {path}:/types)"]
@@ -73,16 +78,25 @@ def classify_and_report(path: str | Path, figures: str | Path | None, cluster: b
             f"purity {purity(table['contingency']):.3f} (share of networks whose cluster's majority type is theirs)"
         )
     if figures is not None:
+        started = time.perf_counter()
         with Run(path) as run:
-            written = write_type_figures(run, analysis, figures)
+            paths = write_type_figures(run, analysis, figures, formats)
+        if timings is not None:
+            timings["figures"] = time.perf_counter() - started
+        if written is not None:
+            written.extend(paths)
         lines.append("")
-        lines.append(f"figures: {len(written)} files in {figures}")
+        lines.append(f"figures: {len(paths)} files in {figures}")
     return "\n".join(lines)
 
 
-def write_type_figures(run: Run, analysis: dict[str, Any], folder: str | Path) -> list[Path]:
+def write_type_figures(run: Run, analysis: dict[str, Any], folder: str | Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """All type figures for a classified run (see :mod:`landscape.plots.types`)."""
-    from ..plots import save_figure
+    import functools
+
+    from ..plots import save_figure as save_any
+
+    save_figure = functools.partial(save_any, formats=formats)
     from ..plots import types as type_plots
     from ..solutions import representative_panels
 

@@ -52,9 +52,13 @@ def study_from_args(args: argparse.Namespace) -> Study | None:
 def main(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise ConfigError("--resume and --overwrite: choose one")
+    import time
+
     from ..runner import format_summary, run_study, summarize
     from ..storage import Run
+
     study = study_from_args(args)
+    started = time.perf_counter()
     out = run_study(
         study,
         args.out,
@@ -63,6 +67,8 @@ def main(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         log=lambda message: print(message, file=sys.stderr),
     )
+    stages = {"training (compile included)": time.perf_counter() - started}
+    figures: list = []  # classify's figure files, which the report embeds instead of redrawing
     with Run(out) as run:
         summary = summarize(run)
         if args.json:
@@ -71,16 +77,27 @@ def main(args: argparse.Namespace) -> int:
             print(format_summary(summary, run.name))
             print(f"  run file: {out}")
         complete = run.complete
+        chunk_seconds = run._train("chunk_seconds")
     if complete and not args.no_classify:
         from ..plots import run_figures_folder
         from .classify import classify_and_report
 
-        text = classify_and_report(out, run_figures_folder(out))
+        timings: dict[str, float] = {}
+        # PNGs only: SVGs doubled the drawing time; `landscape classify RUN.h5` writes both
+        text = classify_and_report(out, run_figures_folder(out), timings=timings, written=figures, formats=("png",))
+        stages.update(timings)
         print(text, file=sys.stderr if args.json else sys.stdout)
     if complete and not args.no_report:
         from ..report import build_report
 
-        print(f"  report: {build_report(out)}", file=sys.stderr if args.json else sys.stdout)
+        started = time.perf_counter()
+        report = build_report(out, reuse=figures)
+        stages["report"] = time.perf_counter() - started
+        print(f"  report: {report}", file=sys.stderr if args.json else sys.stdout)
+    after = sum(seconds for stage, seconds in stages.items() if not stage.startswith("training"))
+    first = f" (first chunk, with the one-time kernel compile: {chunk_seconds[0]:.1f} s)" if len(chunk_seconds) > 1 and chunk_seconds[0] == chunk_seconds[0] else ""
+    print("stage times: " + ", ".join(f"{stage} {seconds:.1f} s" + (first if stage.startswith("training") else "") for stage, seconds in stages.items())
+          + (f"; after training {after:.1f} s" if len(stages) > 1 else ""), file=sys.stderr)
     return 0
 
 
