@@ -247,8 +247,30 @@ def _make_kernel(plan: FastPlan, n_points: int, n_points_padded: int) -> Callabl
             jnp.full((LANES,), int(Status.MAX_STEPS), jnp.int32),
             jnp.zeros((LANES,), jnp.int32),
         )
-        params, _, _, status, updates = jax.lax.fori_loop(0, plan.steps, step, carry)
+
+        # Steps while any network of the block still runs (a block whose networks have all
+        # converged or diverged stops early, as the C++ kernel does).
+        def running(state: tuple) -> jax.Array:
+            t, carry = state
+            return (t < plan.steps) & (jnp.max((carry[3] == int(Status.MAX_STEPS)).astype(jnp.int32)) > 0)
+
+        def advance(state: tuple) -> tuple:
+            t, carry = state
+            return t + 1, step(t, carry)
+
+        stopped_at, (params, _, _, status, updates) = jax.lax.while_loop(running, advance, (jnp.int32(0), carry))
         final_loss, _, grad_norm = loss_and_grad(params, x_refs, y_ref)
+
+        # Recorded steps after an early stop: every network sits at its final parameters, so
+        # the loss before each of those steps is the final loss (what train_one records there).
+        def fill(t: jax.Array, _: None) -> None:
+            slot = slot_ref[t]
+
+            @pl.when(slot >= 0)
+            def _record() -> None:
+                trajectory_ref[slot, :] = final_loss
+
+        jax.lax.fori_loop(stopped_at, plan.steps, fill, None)
         status = jnp.where(_finite(final_loss) | (status == int(Status.DIVERGED)), status, int(Status.DIVERGED))
         for ref, value in zip(params_out, params, strict=True):
             ref[...] = value

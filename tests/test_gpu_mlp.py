@@ -223,3 +223,14 @@ def test_compiled_kernel_on_a_gpu_equals_general_trainer(overrides):
     compiled = gpu_mlp.make_gpu_batch_trainer(plan, interpret=False)(init, keys, x, y)
     general = prepared.batch_trainer(init, keys, x, y)
     assert_close(jax.tree.map(np.asarray, general), jax.tree.map(np.asarray, compiled))
+
+
+def test_block_that_stops_early_records_its_final_loss():
+    """Every network converges at step 0 (grad_tol huge): the kernel's step loop ends at once, and the
+    trajectory after it holds the loss at the (unchanged) parameters, as train_one records."""
+    general, pallas = both(small(**{"train.grad_tol": 1e6, "train.steps": 30, "train.trajectory_points": 6}))
+    assert np.all(general.status == 0) and np.all(general.steps == 0)
+    assert_close(general, pallas)
+    np.testing.assert_allclose(
+        pallas.trajectory, np.repeat(pallas.final_loss[:, None], pallas.trajectory.shape[1], axis=1), rtol=1e-6
+    )
