@@ -335,7 +335,7 @@ def basin_map(
     classify: Callable[..., np.ndarray] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> BasinMap:
-    """Train every init of the plane and label where it ends.
+    """Train every init of the plane and label where it ends (float64 studies inside a scoped x64).
 
     Args:
       prepared: :func:`landscape.runner.prepare` of the study (data, model, batch trainer).
@@ -343,6 +343,18 @@ def basin_map(
       classify: ``(prepared, batched TrainResult) -> (n,) str``; default :func:`solution_labels`.
       progress: called with (networks done, total) after each chunk.
     """
+    from .runner import x64_scope
+
+    with x64_scope(prepared.study):
+        return _basin_map(prepared, config, classify, progress)
+
+
+def _basin_map(
+    prepared: Any,
+    config: BasinsConfig,
+    classify: Callable[..., np.ndarray] | None,
+    progress: Callable[[int, int], None] | None,
+) -> BasinMap:
     from .runner import auto_chunk_size
 
     study = prepared.study

@@ -96,6 +96,18 @@ def test_basin_map_origin_equals_training_that_init_alone():
     np.testing.assert_allclose(result.statistics["fractions"].sum(), 1.0)
 
 
+def test_float64_basin_map_stays_float64_inside_a_scoped_x64():
+    study = small_study(**{"n_inits": 4, "train.steps": 100, "task.n_points": 64, "train.dtype": "float64"})
+    prepared = prepare(study)
+    config = BasinsConfig(base_index=1, grid=3, directions=["random", "output_scale"], span=[0.5, 0.5])
+    result = basin_map(prepared, config, classify=lambda prep, res: np.full(len(res.final_loss), "fit"))
+    assert not jax.config.jax_enable_x64  # the float64 study did not switch x64 on for the process
+    assert result.final_loss.dtype == np.float64
+    assert all(leaf.dtype == np.float64 for leaf in jax.tree.leaves(result.final_params))
+    _, alone = train_networks(prepared, np.array([1]))
+    assert result.final_loss[1, 1] == pytest.approx(float(alone.final_loss[0]), rel=1e-12)
+
+
 def _boundary_by_loop(codes: np.ndarray, n_types: int) -> np.ndarray:
     edges = np.zeros((n_types, n_types), int)
     rows, cols = codes.shape

@@ -104,11 +104,8 @@ def test_pyramid_diagnostics_by_hand():
 def test_gradient_covariance_matches_finite_differences():
     params = [{"w": RNG.normal(size=(2, 4)), "b": RNG.normal(size=4)}, {"w": RNG.normal(size=(4, 1)), "b": np.zeros(1)}]
     x = RNG.uniform(-1, 1, (40, 2))
-    jax.config.update("jax_enable_x64", True)
-    try:
+    with jax.enable_x64(True):
         covariance = np.asarray(gradient_covariance(jax.tree_util.tree_map(np.float64, params), x.astype(np.float64), "tanh"))
-    finally:
-        jax.config.update("jax_enable_x64", False)
 
     def f(points):
         return np.tanh(points @ params[0]["w"] + params[0]["b"]) @ params[1]["w"][:, 0]
