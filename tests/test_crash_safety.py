@@ -225,3 +225,27 @@ def test_a_disk_that_fills_during_the_publish_leaves_the_file_as_it_was(small_ru
     assert len(lines) == 1 and "could not publish 'types'" in lines[0] and "the run file is unchanged" in lines[0], done.stderr
     assert path.read_bytes() == before
     assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_a_publish_waits_for_a_training_chunk_write_and_old_readers_keep_their_copy(small_run_copy):
+    """Training chunk writes and publishes share one flock; a reader opened before keeps the old file."""
+    import threading
+
+    from landscape.storage import locked
+
+    reader = Run(small_run_copy)
+    losses = reader.final_loss
+    with locked(small_run_copy):  # what write_chunk holds while it writes a chunk
+        publish = threading.Thread(target=write_group, args=(small_run_copy, "late", {"x": np.arange(3)}))
+        publish.start()
+        publish.join(timeout=0.5)
+        assert publish.is_alive()  # waiting for the lock, nothing written yet
+        with Run(small_run_copy) as run:
+            assert not run.has("late")
+    publish.join(timeout=30)
+    assert not publish.is_alive()
+    with Run(small_run_copy) as run:
+        assert run.has("late")
+    assert not reader.has("late")  # the old inode, still whole
+    np.testing.assert_array_equal(reader.final_loss, losses)
+    reader.close()
