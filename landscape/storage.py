@@ -207,7 +207,8 @@ def create_run_file(
             _early_dataset(train, "chunk_seconds", (n_chunks,), np.float64, np.nan)
             f.flush()
         _fsync(tmp_name)
-        os.replace(tmp_name, path)
+        with locked(path) if path.exists() else contextlib.nullcontext():  # not under a publish
+            os.replace(tmp_name, path)
         _fsync_folder(path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
