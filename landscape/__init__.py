@@ -12,14 +12,18 @@ _EXPORTS = {
     "basins": ('basin_map', 'load_basins',),
     "config": ('ConfigError', 'InitConfig', 'ModelConfig', 'OptimizerConfig', 'ScheduleConfig', 'Study', 'TaskConfig', 'TrainConfig', 'load_study', 'study_from_dict', 'study_from_toml',),
     "curvature": ('dense_curvature', 'hessian_function', 'lanczos_curvature',),
+    "gpu_mlp": ('make_gpu_batch_trainer',),
+    "landscape_map": ('MapResult', 'MapSettings', 'disconnectivity_tree', 'map_run',),
     "models": ('Model', 'make_mlp',),
     "paths": ('barrier_matrix', 'train_bezier_batch',),
+    "points": ('resolve_point', 'run_context',),
     "report": ('build_report', 'render_report', 'report_path_for',),
-    "runner": ('StudyError', 'format_summary', 'prepare', 'run_study', 'summarize', 'train_networks',),
+    "runner": ('StudyError', 'auto_chunk_size', 'format_summary', 'prepare', 'run_study', 'summarize', 'train_networks', 'x64_scope',),
+    "saddles": ('describe_kind', 'stationary_kind',),
     "slices": ('barrier', 'line_losses', 'plane_grid', 'plane_through_points', 'random_plane',),
     "solutions": ('classify_networks', 'classify_run', 'type_labels', 'type_representatives',),
     "stats": ('wilson_interval',),
-    "storage": ('Run', 'RunFileError', 'describe_run',),
+    "storage": ('Run', 'RunFileError', 'describe_run', 'drop_group', 'write_group',),
     "sweeps": ('load_sweep', 'run_sweep',),
     "tasks": ('Dataset', 'make_dataset',),
     "training": ('Status', 'TrainResult', 'TrainSpec', 'make_batch_trainer', 'network_keys', 'train_one',),
@@ -61,19 +65,30 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .curvature import dense_curvature as dense_curvature
     from .curvature import hessian_function as hessian_function
     from .curvature import lanczos_curvature as lanczos_curvature
+    from .gpu_mlp import make_gpu_batch_trainer as make_gpu_batch_trainer
+    from .landscape_map import MapResult as MapResult
+    from .landscape_map import MapSettings as MapSettings
+    from .landscape_map import disconnectivity_tree as disconnectivity_tree
+    from .landscape_map import map_run as map_run
     from .models import Model as Model
     from .models import make_mlp as make_mlp
     from .paths import barrier_matrix as barrier_matrix
     from .paths import train_bezier_batch as train_bezier_batch
+    from .points import resolve_point as resolve_point
+    from .points import run_context as run_context
     from .report import build_report as build_report
     from .report import render_report as render_report
     from .report import report_path_for as report_path_for
     from .runner import StudyError as StudyError
+    from .runner import auto_chunk_size as auto_chunk_size
     from .runner import format_summary as format_summary
     from .runner import prepare as prepare
     from .runner import run_study as run_study
     from .runner import summarize as summarize
     from .runner import train_networks as train_networks
+    from .runner import x64_scope as x64_scope
+    from .saddles import describe_kind as describe_kind
+    from .saddles import stationary_kind as stationary_kind
     from .slices import barrier as barrier
     from .slices import line_losses as line_losses
     from .slices import plane_grid as plane_grid
@@ -87,6 +102,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .storage import Run as Run
     from .storage import RunFileError as RunFileError
     from .storage import describe_run as describe_run
+    from .storage import drop_group as drop_group
+    from .storage import write_group as write_group
     from .sweeps import load_sweep as load_sweep
     from .sweeps import run_sweep as run_sweep
     from .tasks import Dataset as Dataset

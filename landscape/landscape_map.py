@@ -825,13 +825,13 @@ def map_run(
     ``17``, ``init:17``, a type name, ``cluster:3``; default :func:`default_point_specs`), with the
     straight-line barriers (the lower of unaligned and aligned, saying which) and trained Bezier
     curves' barriers between the quenched minima beside the map's. Reads the run; writes nothing."""
-    from .commands.slice import _type_names, resolve_point
     from .models import make_mlp
     from .paths import barrier_matrix, lower_straight_barrier, path_t, train_bezier_batch
+    from .points import resolve_point, type_names_of
     from .slices import barrier
 
     study = run.study
-    type_names = _type_names(run)
+    type_names = type_names_of(run)
     specs = specs or default_point_specs(run, extra_per_type)
     resolved = [resolve_point(run, spec, type_names) for spec in specs]
     labels = [p.label for p in resolved]

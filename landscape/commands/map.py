@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from ..config import ConfigError
-from ..storage import Run, RunFileError
 
 ORDER = 42
 
@@ -60,6 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..landscape_map import MapSettings, format_map, map_run
+    from ..storage import Run, RunFileError, check_writable
 
     if args.images < 3:
         raise ConfigError("--images: expected at least 3")
@@ -72,6 +72,7 @@ def main(args: argparse.Namespace) -> int:
         grad_tol=args.grad_tol,
         start=args.start,
     )
+    check_writable(args.run)  # before minutes of work whose result could not be stored
     with Run(args.run) as run:
         if run.y.ndim != 1:
             raise RunFileError(f"{run.path}: map supports scalar-output networks only")

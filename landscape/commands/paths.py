@@ -16,7 +16,7 @@ from ..config import ConfigError
 
 if TYPE_CHECKING:  # heavy modules load inside the functions: `landscape --help` stays fast
     from ..storage import Run
-from .slice import _type_names, _type_representatives, default_figures_folder, resolve_point, run_context
+from .slice import default_figures_folder
 
 ORDER = 41
 
@@ -47,8 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _default_specs(run: Run) -> list[str]:
     import numpy as np
 
+    from ..points import type_representatives_of
+
     if run.has("types"):
-        return [name for name in _type_representatives(run) if name not in ("unconverged", "diverged")]
+        return [name for name in type_representatives_of(run) if name not in ("unconverged", "diverged")]
     loss = np.where((run.status >= 0) & np.isfinite(run.final_loss), run.final_loss, np.inf)
     order = np.argsort(loss)
     finished = order[np.isfinite(loss[order])]
@@ -58,11 +60,23 @@ def _default_specs(run: Run) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Runs the command inside the study's scoped x64 (float64 runs are evaluated in float64)."""
+    from ..runner import x64_scope
+    from ..storage import Run
+
+    with Run(args.run) as run:
+        study = run.study
+    with x64_scope(study):
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
     from ..alignment import cast_like
     from ..paths import barrier_matrix, path_t, train_bezier_batch
+    from ..points import resolve_point, run_context, type_names_of
     from ..slices import as_jax, barrier
     from ..storage import Run, check_writable, flatten_params, write_group
 
@@ -73,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     check_writable(args.run)  # before minutes of work whose result could not be stored
     with Run(args.run) as run:
         context = run_context(run)
-        type_names = _type_names(run)
+        type_names = type_names_of(run)
         specs = args.points or _default_specs(run)
         if len(specs) < 2:
             raise ConfigError(f"paths need at least two points, got {len(specs)}")

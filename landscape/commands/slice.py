@@ -15,144 +15,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import ConfigError
 
 if TYPE_CHECKING:  # heavy modules load inside the functions: `landscape --help` stays fast
-    import jax
-    import numpy as np
 
     from ..storage import Run
 
 ORDER = 40
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared with `landscape paths`.
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What slicing a run needs: its data, loss and the activation (for alignment)."""
-
-    objective: Any
-    x: jax.Array
-    y: jax.Array
-    activation: str
-    dtype: Any
-
-
-@dataclass(frozen=True)
-class Point:
-    """A parameter point picked on the command line."""
-
-    spec: str
-    label: str
-    index: int  # network index (-1 when not a single network)
-    stage: str  # "final" or "init"
-    params: Any  # ONE network's parameters (NumPy)
-
-
-def run_context(run: Run) -> RunContext:
-    """The run's data and its training objective (mean squared error of the stored MLP)."""
-    import jax.numpy as jnp
-
-    from ..models import make_mlp
-    from ..runner import enable_dtype
-
-    study = run.study
-    dtype = enable_dtype(study)
-    x, y = jnp.asarray(run.x, dtype), jnp.asarray(run.y, dtype)
-    out_dim = 1 if y.ndim == 1 else y.shape[1]
-    model = make_mlp(study.model, study.init, x.shape[1], out_dim, dtype)
-    return RunContext(_cached_objective(model), x, y, study.model.activation, dtype)
-
-
-_OBJECTIVES: dict[str, Any] = {}
-
-
-def _cached_objective(model: Any) -> Any:
-    """One objective object per model description, so jitted programs are reused."""
-    from ..training import make_objective
-
-    key = f"{model.name}|{model.mlp}"
-    if key not in _OBJECTIVES:
-        _OBJECTIVES[key] = make_objective(model)
-    return _OBJECTIVES[key]
-
-
-def _type_names(run: Run) -> np.ndarray | None:
-    import numpy as np
-
-    if not run.has("types"):
-        return None
-    try:
-        from ..solutions import type_labels
-    except ImportError:
-        return None
-    return np.asarray(type_labels(run))
-
-
-def _type_representatives(run: Run) -> dict[str, int]:
-    from ..storage import RunFileError
-
-    if not run.has("types"):
-        raise RunFileError(f"{run.path}: no 'types' group; run `landscape classify {run.path}` first or name networks by index")
-    try:
-        from ..solutions import type_representatives
-    except ImportError:
-        raise RunFileError("solution types are not available in this version of landscape; name networks by index") from None
-    return {str(k): int(v) for k, v in type_representatives(run).items()}
-
-
-def _cluster_representative(run: Run, cluster: int) -> int:
-    """Cluster ``cluster``'s medoid (``types/clusters/medoid``, written by ``landscape classify``),
-    else its lowest-loss member by ``types/clusters/assignment``."""
-    import numpy as np
-
-    from ..storage import RunFileError
-
-    clusters = run.group("types/clusters") if run.has("types/clusters") else {}
-    medoids = np.asarray(clusters.get("medoid", []))
-    if 0 <= cluster < medoids.size:
-        return int(medoids[cluster])
-    if "assignment" not in clusters:
-        raise RunFileError(f"{run.path}: no cluster labels (types/clusters); run `landscape classify {run.path}` first or name networks by index")
-    members = np.flatnonzero(np.asarray(clusters["assignment"]) == cluster)
-    if members.size == 0:
-        raise ConfigError(f"cluster {cluster}: no network belongs to it")
-    loss = run.final_loss[members]
-    return int(members[np.argmin(np.where(np.isfinite(loss), loss, np.inf))])
-
-
-def resolve_point(run: Run, spec: str, type_names: np.ndarray | None = None) -> Point:
-    """The parameters named by ``spec`` (see the module doc)."""
-    stage, body = ("init", spec[5:]) if spec.startswith("init:") else ("final", spec)
-    if body.lstrip("-").isdigit():
-        index = int(body)
-    elif body.startswith("cluster:"):
-        try:
-            index = _cluster_representative(run, int(body[8:]))
-        except ValueError:
-            raise ConfigError(f"point {spec!r}: expected cluster:<integer>") from None
-    else:
-        representatives = _type_representatives(run)
-        if body not in representatives:
-            raise ConfigError(f"point {spec!r}: not a network index or a type in this run ({', '.join(representatives)})")
-        index = representatives[body]
-    if not 0 <= index < run.n_inits:
-        raise ConfigError(f"point {spec!r}: network index {index} outside 0..{run.n_inits - 1}")
-    if run.status[index] < 0:
-        raise ConfigError(f"point {spec!r}: network {index} has not been trained yet")
-    params = run.params(stage, index)
-    if stage == "init":
-        label = f"init #{index}" + (f" (became {type_names[index]})" if type_names is not None else "")
-    else:
-        label = f"#{index}" + (f" {type_names[index]}" if type_names is not None else "")
-    return Point(spec, label, index, stage, params)
 
 
 def default_figures_folder(run_path: str | Path) -> Path:
@@ -164,7 +36,9 @@ def default_figures_folder(run_path: str | Path) -> Path:
 
 def type_default_points(run: Run, wanted: tuple[str, ...] = ("pyramid", "valley", "dead")) -> list[str]:
     """Type names of the run to slice through when none are named (all of ``wanted`` present)."""
-    representatives = _type_representatives(run)
+    from ..points import type_representatives_of
+
+    representatives = type_representatives_of(run)
     chosen = [name for name in wanted if name in representatives]
     if len(chosen) < 3:
         others = [name for name in representatives if name not in chosen and name not in ("unconverged", "diverged")]
@@ -203,11 +77,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Runs the command inside the study's scoped x64 (float64 runs are evaluated in float64)."""
+    from ..runner import x64_scope
+    from ..storage import Run
+
+    with Run(args.run) as run:
+        study = run.study
+    with x64_scope(study):
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
     from .. import slices
     from ..alignment import align, cast_like
+    from ..points import resolve_point, run_context, type_names_of
     from ..storage import Run, check_writable, flatten_params, write_group
 
     if args.resolution < 2:
@@ -215,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
     check_writable(args.run)  # before work whose result could not be stored
     with Run(args.run) as run:
         context = run_context(run)
-        type_names = _type_names(run)
+        type_names = type_names_of(run)
         if args.random is not None:
             if args.points:
                 raise ConfigError("give either three points or --random POINT, not both")
