@@ -35,7 +35,19 @@ namespace ffi = xla::ffi;
 
 namespace {  // NOLINT
 
-constexpr int V = 32;  // networks per block (two AVX-512 vectors of float)
+// SIMD vectors of L lanes, L the target's native float vector width (-march=native picks it):
+// GCC vector extensions wider than the hardware's registers are lowered lane by lane (scalar
+// code, about 8x slower on AVX2), so the width must match what the CPU has. A block is NV
+// vectors of V networks; V only changes how networks are grouped, never any network's result.
+#if defined(__AVX512F__)
+constexpr int L = 16;  // one AVX-512 register
+#elif defined(__AVX__)
+constexpr int L = 8;  // one AVX/AVX2 register
+#else
+constexpr int L = 4;  // SSE / NEON
+#endif
+constexpr int V = 2 * L;  // networks per block: two vectors (32 on AVX-512, 16 on AVX2)
+constexpr int NV = V / L;
 
 enum Activation { RELU = 0, LEAKY_RELU = 1, LINEAR = 2, TANH = 3, SIGMOID = 4, SOFTPLUS = 5, ELU = 6, EXP = 7, GELU = 8 };
 enum Optimizer { ADAM = 0, SGD = 1, MOMENTUM = 2 };
@@ -110,11 +122,7 @@ struct Workspace {
       : p(P * V), m(P * V), v(P * V), g(P * V), np(P * V), nm(P * V), nv(P * V), a(H * V), da(H * V) {}
 };
 
-// SIMD vectors of L lanes (GCC vector extensions: AVX-512 registers with -march=native on
-// such CPUs, split into narrower registers elsewhere). A block is NV vectors.
-constexpr int L = 16;
-constexpr int NV = V / L;
-typedef float vf __attribute__((vector_size(4 * L), aligned(64)));
+typedef float vf __attribute__((vector_size(4 * L)));
 
 template <int A>
 static inline void activate_vec(vf z, float slope, vf& a, vf& da) {
