@@ -37,13 +37,23 @@ def classify_and_report(path: str | Path, figures: str | Path | None, cluster: b
 
     ``timings``, if given, receives the seconds of the ``types`` (classify and store) and
     ``figures`` stages; ``written``, if given, the paths of the figure files (in ``formats``)."""
-    import numpy as np
 
-    from ..solutions import Thresholds, classify_run, format_type_table, types_group_arrays
-    from ..storage import Run, check_writable, write_group
+    from ..plots import FigurePool
+    from ..solutions import Thresholds
+    from ..storage import check_writable
 
     thresholds = Thresholds()
     check_writable(path)  # before work whose result could not be stored
+    with FigurePool(None if figures is not None else 1) as pool:  # its workers start while we classify
+        return _classify_and_report(path, figures, pool, thresholds, cluster, n_clusters, sample_size, confidence, timings, written, formats)
+
+
+def _classify_and_report(path: str | Path, figures: str | Path | None, pool: Any, thresholds: Any, cluster: bool, n_clusters: int | None, sample_size: int, confidence: float, timings: dict[str, float] | None, written: list[Path] | None, formats: tuple[str, ...]) -> str:
+    import numpy as np
+
+    from ..solutions import classify_run, format_type_table, types_group_arrays
+    from ..storage import Run, write_group
+
     started = time.perf_counter()
     with Run(path) as run:
         analysis = classify_run(run, thresholds, cluster=cluster, n_clusters=n_clusters, sample_size=sample_size, confidence=confidence)
@@ -80,7 +90,7 @@ def classify_and_report(path: str | Path, figures: str | Path | None, cluster: b
     if figures is not None:
         started = time.perf_counter()
         with Run(path) as run:
-            paths = write_type_figures(run, analysis, figures, formats)
+            paths = write_type_figures(run, analysis, figures, formats, pool)
         if timings is not None:
             timings["figures"] = time.perf_counter() - started
         if written is not None:
@@ -90,37 +100,44 @@ def classify_and_report(path: str | Path, figures: str | Path | None, cluster: b
     return "\n".join(lines)
 
 
-def write_type_figures(run: Run, analysis: dict[str, Any], folder: str | Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
-    """All type figures for a classified run (see :mod:`landscape.plots.types`)."""
-    import functools
-
-    from ..plots import save_figure as save_any
-
-    save_figure = functools.partial(save_any, formats=formats)
-    from ..plots import types as type_plots
+def type_figure_jobs(run: Run, analysis: dict[str, Any]) -> list[tuple[str, str, tuple]]:
+    """Every type figure of a classified run as a :data:`landscape.plots.FigureJob`, costliest first."""
     from ..solutions import representative_panels
 
     result, summary = analysis["result"], analysis["summary"]
     names = [str(t) for t in summary["names"]]
     labels = result["label"]
-    written: list[Path] = []
-    written += save_figure(type_plots.fractions_figure(summary), folder, "type_fractions")
-    written += save_figure(type_plots.loss_curves_figure(run.trajectory, run.trajectory_steps, labels, names), folder, "loss_curves_by_type")
+    figure = "landscape.plots.types:"
+    jobs = []
+    if run.x.shape[1] == 2 and "active_fraction" in result:
+        target, surfaces, weights = representative_panels(
+            run, names, summary["representative"], result["category"], result["active_fraction"], result["cause"]
+        )
+        jobs += [
+            ("type_contours", figure + "contours_figure", (surfaces, target)),
+            ("unit_weights", figure + "unit_weights_figure", (weights,)),
+            ("type_surfaces", figure + "surfaces_figure", (surfaces, target)),
+        ]
+    jobs.append(("loss_curves_by_type", figure + "loss_curves_figure", (run.trajectory, run.trajectory_steps, labels, names)))
     if "active_fraction" in result:
-        written += save_figure(type_plots.active_fraction_figure(result["active_fraction"], labels, names), folder, "active_fractions")
+        jobs.append(("active_fractions", figure + "active_fraction_figure", (result["active_fraction"], labels, names)))
+    jobs.append(("type_fractions", figure + "fractions_figure", (summary,)))
     if "clusters" in analysis:
-        fig = type_plots.clusters_figure(analysis["cluster_summary"]["contingency"], names, analysis["clusters"].description, analysis["adjusted_rand"])
-        written += save_figure(fig, folder, "clusters_vs_types")
-    x = run.x
-    if x.shape[1] != 2 or "active_fraction" not in result:
-        return written
-    target, surfaces, weights = representative_panels(
-        run, names, summary["representative"], result["category"], result["active_fraction"], result["cause"]
-    )
-    written += save_figure(type_plots.surfaces_figure(surfaces, target), folder, "type_surfaces")
-    written += save_figure(type_plots.contours_figure(surfaces, target), folder, "type_contours")
-    written += save_figure(type_plots.unit_weights_figure(weights), folder, "unit_weights")
-    return written
+        clusters = (analysis["cluster_summary"]["contingency"], names, analysis["clusters"].description, analysis["adjusted_rand"])
+        jobs.append(("clusters_vs_types", figure + "clusters_figure", clusters))
+    return jobs
+
+
+def write_type_figures(run: Run, analysis: dict[str, Any], folder: str | Path, formats: tuple[str, ...] = ("png", "svg"), pool: Any = None) -> list[Path]:
+    """All type figures for a classified run (see :mod:`landscape.plots.types`), drawn by ``pool``
+    (a :class:`landscape.plots.FigurePool`; default: one made here)."""
+    from ..plots import FigurePool
+
+    jobs = type_figure_jobs(run, analysis)
+    if pool is not None:
+        return pool.draw(jobs, folder, formats)
+    with FigurePool() as own:
+        return own.draw(jobs, folder, formats)
 
 
 def main(args: argparse.Namespace) -> int:

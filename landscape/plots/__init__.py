@@ -66,3 +66,64 @@ def save_figure(fig: Figure, folder: str | Path, name: str, formats: tuple[str, 
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
         paths.append(path)
     return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawing several figures at once.
+
+FigureJob = tuple[str, str, tuple]  # (file name, "module:function" returning a Figure, its arguments)
+
+
+def _draw_job(job: FigureJob, folder: str, formats: tuple[str, ...]) -> list[Path]:
+    import importlib
+
+    name, function, args = job
+    module, attribute = function.split(":")
+    return save_figure(getattr(importlib.import_module(module), attribute)(*args), folder, name, formats)
+
+
+def _warm_up() -> None:
+    """Import matplotlib and the figure modules in a worker before its first job arrives."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+
+    from . import types  # noqa: F401
+
+
+class FigurePool:
+    """Draws figures in worker processes (matplotlib is single-threaded, so this is how several
+    cores help); start it early, hand it jobs later.
+
+    ``workers <= 1``, or a pool that cannot start, draws in this process instead. Workers are
+    spawned, not forked (the parent runs JAX's threads), and import matplotlib while the caller
+    is still computing. Use as a context manager; :meth:`draw` returns the paths written.
+    """
+
+    def __init__(self, workers: int | None = None):
+        import os
+
+        self.workers = min(2, os.cpu_count() or 1) if workers is None else workers
+        self._pool = None
+        if self.workers > 1:
+            try:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                self._warming = [self._pool.submit(_warm_up) for _ in range(self.workers)]
+            except (OSError, ImportError, RuntimeError):
+                self._pool = None
+
+    def draw(self, jobs: list[FigureJob], folder: str | Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
+        """Draw and save every job's figure into ``folder``; paths in the order of ``jobs``."""
+        folder = str(folder)
+        if self._pool is None:
+            return [path for job in jobs for path in _draw_job(job, folder, formats)]
+        futures = [self._pool.submit(_draw_job, job, folder, formats) for job in jobs]
+        return [Path(path) for future in futures for path in future.result()]
+
+    def __enter__(self) -> FigurePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
