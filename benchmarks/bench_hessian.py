@@ -69,18 +69,29 @@ def main() -> None:
         from landscape.models import make_mlp
 
         model = make_mlp(study.model, study.init, x.shape[1], 1, jnp.float64)
-        report = {"networks": args.networks, "n_points": int(x.shape[0]), "backend": jax.default_backend(), "chunk_size": args.chunk_size}
+        report = {
+            "networks": args.networks,
+            "n_points": int(x.shape[0]),
+            "backend": jax.default_backend(),
+            "chunk_size": args.chunk_size,
+        }
         report["fused"] = _time(curvature.hessian_function(model), params, x, y, args.chunk_size)
         if args.autodiff:
-            report["autodiff"] = _time(curvature.autodiff_hessian(curvature.loss_of_model(model)), params, x, y, args.chunk_size)
+            report["autodiff"] = _time(
+                curvature.autodiff_hessian(curvature.loss_of_model(model)), params, x, y, args.chunk_size
+            )
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"Hessian spectra of {args.networks} networks ({study.model.hidden} hidden, {x.shape[0]} points, float64, {report['backend']}):")
+    print(
+        f"Hessian spectra of {args.networks} networks ({study.model.hidden} hidden, {x.shape[0]} points, float64, {report['backend']}):"
+    )
     for name in ("fused", "autodiff"):
         if name in report:
             r = report[name]
-            print(f"  {name:>8}: compile {r['compile_seconds']:.2f} s, all spectra {r['seconds']:.2f} s ({r['networks_per_second']:.0f} networks/s)")
+            print(
+                f"  {name:>8}: compile {r['compile_seconds']:.2f} s, all spectra {r['seconds']:.2f} s ({r['networks_per_second']:.0f} networks/s)"
+            )
 
 
 if __name__ == "__main__":

@@ -50,10 +50,16 @@ def main() -> None:
     networks = [prepared.model.init(jax.random.PRNGKey(i)) for i in range(3)]
     plane = plane_through_points(*networks)
     alphas, betas = grid_around(plane.point_coords, args.resolution)
-    three = _timed(lambda: plane_grid(objective, x, y, plane.origin, plane.axis_u, plane.axis_v, alphas, betas, args.batch_size), args.repeats)
+    three = _timed(
+        lambda: plane_grid(objective, x, y, plane.origin, plane.axis_u, plane.axis_v, alphas, betas, args.batch_size),
+        args.repeats,
+    )
     around = random_plane(jax.random.PRNGKey(0), networks[0])
     span = np.linspace(-1, 1, args.resolution)
-    rand = _timed(lambda: plane_grid(objective, x, y, around.origin, around.axis_u, around.axis_v, span, span, args.batch_size), args.repeats)
+    rand = _timed(
+        lambda: plane_grid(objective, x, y, around.origin, around.axis_u, around.axis_v, span, span, args.batch_size),
+        args.repeats,
+    )
     t = np.linspace(0, 1, 101)
     line = _timed(lambda: line_losses(objective, x, y, networks[0], networks[1], t), args.repeats)
 
@@ -73,9 +79,13 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"{result['model']}, {result['n_points']} data points, {result['grid']} grid on {result['backend']} ({result['device']})")
-    print(f"  three-point plane: first call {three[0]:.3f} s (trace + compile + run), compiled {three[1] * 1e3:.1f} ms "
-          f"({points / three[1]:.3g} grid points/s)")
+    print(
+        f"{result['model']}, {result['n_points']} data points, {result['grid']} grid on {result['backend']} ({result['device']})"
+    )
+    print(
+        f"  three-point plane: first call {three[0]:.3f} s (trace + compile + run), compiled {three[1] * 1e3:.1f} ms "
+        f"({points / three[1]:.3g} grid points/s)"
+    )
     print(f"  random filter-normalised plane: compiled {rand[1] * 1e3:.1f} ms")
     print(f"  101-point line profile: compiled {line[1] * 1e3:.2f} ms")
 

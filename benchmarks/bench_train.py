@@ -60,7 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--memory-steps", type=int, default=20)
     p.add_argument("--repeats", type=int, default=1, help="alternate (a) and (c) this many times; report medians")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    p.add_argument("--build-dir", type=Path, default=None, help="where (c) is compiled, and reused from (default: a temporary folder)")
+    p.add_argument(
+        "--build-dir",
+        type=Path,
+        default=None,
+        help="where (c) is compiled, and reused from (default: a temporary folder)",
+    )
     return p.parse_args(argv)
 
 
@@ -135,7 +140,12 @@ def time_baseline(n: int, steps: int, points: int, hidden: int) -> dict:
     t0 = time.perf_counter()
     jax.block_until_ready(compiled(init, keys, x, y))
     seconds = time.perf_counter() - t0
-    return {"what": f"plain jit(vmap(scan)), {steps} steps", "net_steps_per_s": n * steps / seconds, "seconds": seconds, "compile_s": compile_s}
+    return {
+        "what": f"plain jit(vmap(scan)), {steps} steps",
+        "net_steps_per_s": n * steps / seconds,
+        "seconds": seconds,
+        "compile_s": compile_s,
+    }
 
 
 def time_reference_cuda(n: int, steps: int, points: int, hidden: int, build_dir: Path) -> dict | None:
@@ -145,8 +155,12 @@ def time_reference_cuda(n: int, steps: int, points: int, hidden: int, build_dir:
         return None
     binary = build_dir / "ref_train_cu"
     if not binary.exists():
-        subprocess.run([nvcc, "-O3", "-arch=native", "-use_fast_math", str(REFERENCE_CUDA), "-o", str(binary)], check=True)
-    out = subprocess.run([str(binary), str(n), str(steps), str(points), str(hidden)], capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [nvcc, "-O3", "-arch=native", "-use_fast_math", str(REFERENCE_CUDA), "-o", str(binary)], check=True
+        )
+    out = subprocess.run(
+        [str(binary), str(n), str(steps), str(points), str(hidden)], capture_output=True, text=True, check=True
+    ).stdout
     fields = dict(re.findall(r"(\S+)=(\S+)", out))
     return {
         "what": "ref_train.cu (one thread per network)",
@@ -165,10 +179,15 @@ def time_reference(n: int, steps: int, points: int, hidden: int, build_dir: Path
         return None
     binary = build_dir / "ref_train"
     if not binary.exists():
-        subprocess.run([gcc, "-O3", "-march=native", "-ffast-math", "-fopenmp", str(REFERENCE), "-o", str(binary), "-lm"], check=True)
+        subprocess.run(
+            [gcc, "-O3", "-march=native", "-ffast-math", "-fopenmp", str(REFERENCE), "-o", str(binary), "-lm"],
+            check=True,
+        )
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    out = subprocess.run([str(binary), str(n), str(steps), str(points), str(hidden)], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(binary), str(n), str(steps), str(points), str(hidden)], env=env, capture_output=True, text=True, check=True
+    ).stdout
     fields = dict(re.findall(r"(\S+)=(\S+)", out))
     return {
         "what": f"ref_train.c, {threads} threads",
@@ -193,7 +212,9 @@ def peak_rss(n: int, steps: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [sys.executable, "-c", MEMORY_SCRIPT, str(n), str(steps), str(Path(tmp) / "mem.h5")],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
     seconds, kib = float(out[-2]), int(out[-1])
     return {"n": n, "steps": steps, "peak_rss_gib": kib / 2**20, "seconds": seconds}
@@ -219,10 +240,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         devices = jax.devices()
     except (RuntimeError, AssertionError) as err:
-        print(f"--device {args.device}: no such JAX backend here ({str(err).splitlines()[0] if str(err) else type(err).__name__})", file=sys.stderr)
+        print(
+            f"--device {args.device}: no such JAX backend here ({str(err).splitlines()[0] if str(err) else type(err).__name__})",
+            file=sys.stderr,
+        )
         return 2
     print(f"machine: {os.cpu_count()} CPU threads; JAX {jax.__version__} on {devices}")
-    print(f"workload: 2-{args.hidden}-1 relu, {args.points} points, full batch, Adam, float32, N={args.n}, {args.steps} steps")
+    print(
+        f"workload: 2-{args.hidden}-1 relu, {args.points} points, full batch, Adam, float32, N={args.n}, {args.steps} steps"
+    )
     report: dict = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
     with tempfile.TemporaryDirectory() as scratch:
         tmp = args.build_dir or scratch
@@ -244,25 +270,40 @@ def main(argv: list[str] | None = None) -> int:
             b = time_baseline(n_baseline, min(args.steps, args.baseline_steps), args.points, args.hidden)
             b["what"] += f", N={n_baseline}"
             report["b"] = b
-            print(f"(b) {b['what']}: {fmt(b['net_steps_per_s'])} net-steps/s  ({b['seconds']:.2f} s; compile {b['compile_s']:.2f} s)")
+            print(
+                f"(b) {b['what']}: {fmt(b['net_steps_per_s'])} net-steps/s  ({b['seconds']:.2f} s; compile {b['compile_s']:.2f} s)"
+            )
         if c is None and args.device == "gpu":
-            print("(c) ref_train.cu: not run (nvcc or ../shared/bench/ref_train.cu missing, or H not in 3, 4, 8, 16, or > 4096 points)")
+            print(
+                "(c) ref_train.cu: not run (nvcc or ../shared/bench/ref_train.cu missing, or H not in 3, 4, 8, 16, or > 4096 points)"
+            )
         elif c is None:
             print("(c) ref_train.c: not run (gcc or ../shared/bench/ref_train.c missing)")
         else:
             ratios = [ra["net_steps_per_s"] / rc["net_steps_per_s"] for ra, rc in zip(runs_a, runs_c, strict=True)]
             report["ratios_a_over_c"] = ratios
-            print(f"(c) {c['what']}: {fmt(c['net_steps_per_s'])} net-steps/s  ({c['seconds']:.2f} s)  frac<1e-2 {c['frac_below_1e-2']:.3f}")
-            print(f"(a)/(c) = {sorted(ratios)[len(ratios) // 2]:.3f}" + (f"  (median of {len(ratios)}: {', '.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else ""))
+            print(
+                f"(c) {c['what']}: {fmt(c['net_steps_per_s'])} net-steps/s  ({c['seconds']:.2f} s)  frac<1e-2 {c['frac_below_1e-2']:.3f}"
+            )
+            print(
+                f"(a)/(c) = {sorted(ratios)[len(ratios) // 2]:.3f}"
+                + (f"  (median of {len(ratios)}: {', '.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else "")
+            )
             applied = sorted(ra["updates_per_s"] / rc["net_steps_per_s"] for ra, rc in zip(runs_a, runs_c, strict=True))
             report["ratios_applied_over_c"] = applied
-            print(f"(a)/(c) counting only updates applied (no credit for networks frozen at convergence) = {applied[len(applied) // 2]:.3f}")
-            print(f"frac<1e-2: (a) {a['frac_below_1e-2']:.3f} vs (c) {c['frac_below_1e-2']:.3f} (difference {abs(a['frac_below_1e-2'] - c['frac_below_1e-2']):.3f})")
+            print(
+                f"(a)/(c) counting only updates applied (no credit for networks frozen at convergence) = {applied[len(applied) // 2]:.3f}"
+            )
+            print(
+                f"frac<1e-2: (a) {a['frac_below_1e-2']:.3f} vs (c) {c['frac_below_1e-2']:.3f} (difference {abs(a['frac_below_1e-2'] - c['frac_below_1e-2']):.3f})"
+            )
         if "b" in report:
             print(f"(a)/(b) = {a['net_steps_per_s'] / report['b']['net_steps_per_s']:.2f}")
 
         if args.table:
-            print(f"\n(a)/(c) over widths and dataset sizes (N={args.table_n}, {args.table_steps} steps; median ratio of {max(1, args.repeats)}):")
+            print(
+                f"\n(a)/(c) over widths and dataset sizes (N={args.table_n}, {args.table_steps} steps; median ratio of {max(1, args.repeats)}):"
+            )
             print("| H \\ points | " + " | ".join(str(p) for p in (256, 1024, 4096)) + " |")
             print("|---|---|---|---|")
             rows = []
@@ -280,15 +321,26 @@ def main(argv: list[str] | None = None) -> int:
                     ta = median_run([pair[0] for pair in pairs])
                     tc = median_run([pair[1] for pair in pairs]) if pairs[0][1] else None
                     ratio = ratios[len(ratios) // 2] if ratios else float("nan")
-                    cells.append(f"{ratio:.2f} ({fmt(ta['net_steps_per_s'])} vs {fmt(tc['net_steps_per_s']) if tc else '-'})")
-                    rows.append({"hidden": hidden, "points": points, "a": ta["net_steps_per_s"], "c": tc["net_steps_per_s"] if tc else None})
+                    cells.append(
+                        f"{ratio:.2f} ({fmt(ta['net_steps_per_s'])} vs {fmt(tc['net_steps_per_s']) if tc else '-'})"
+                    )
+                    rows.append(
+                        {
+                            "hidden": hidden,
+                            "points": points,
+                            "a": ta["net_steps_per_s"],
+                            "c": tc["net_steps_per_s"] if tc else None,
+                        }
+                    )
                 print(f"| {hidden} | " + " | ".join(cells) + " |")
             report["table"] = rows
 
     if args.memory:
         m = peak_rss(args.memory_n, args.memory_steps)
         report["memory"] = m
-        print(f"\npeak RSS, run_study N={m['n']} steps={m['steps']}: {m['peak_rss_gib']:.2f} GiB ({m['seconds']:.0f} s)")
+        print(
+            f"\npeak RSS, run_study N={m['n']} steps={m['steps']}: {m['peak_rss_gib']:.2f} GiB ({m['seconds']:.0f} s)"
+        )
     if args.json:
         print(json.dumps(report))
     return 0

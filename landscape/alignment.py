@@ -116,14 +116,24 @@ def canonical_scale(params: Params) -> tuple[list[dict[str, np.ndarray]], list[n
     for layer in range(len(out) - 1):
         norm = np.linalg.norm(_incoming(out[layer]), axis=1)
         norm = np.where(norm > _TINY, norm, 1.0)
-        out = rescale_units(out, [1.0 / norm if i == layer else np.ones(out[i]["w"].shape[1]) for i in range(layer + 1)])
+        out = rescale_units(
+            out, [1.0 / norm if i == layer else np.ones(out[i]["w"].shape[1]) for i in range(layer + 1)]
+        )
         norms.append(norm)
     return out, norms
 
 
 def parameter_distance(a: Params, b: Params) -> float:
     """Euclidean distance between two parameter lists of the same shapes."""
-    return float(np.sqrt(sum(np.sum((np.asarray(la[k], np.float64) - np.asarray(lb[k], np.float64)) ** 2) for la, lb in zip(a, b) for k in la)))
+    return float(
+        np.sqrt(
+            sum(
+                np.sum((np.asarray(la[k], np.float64) - np.asarray(lb[k], np.float64)) ** 2)
+                for la, lb in zip(a, b)
+                for k in la
+            )
+        )
+    )
 
 
 def match_units(a: Params, b: Params) -> list[np.ndarray]:
@@ -183,4 +193,6 @@ def align(a: Params, b: Params, activation: str = "relu") -> tuple[list[dict[str
 
 def cast_like(params: Params, like: Params) -> list[dict[str, np.ndarray]]:
     """``params`` with every array cast to the dtype of the matching array in ``like``."""
-    return [{k: np.asarray(v, dtype=np.asarray(ref[k]).dtype) for k, v in layer.items()} for layer, ref in zip(params, like)]
+    return [
+        {k: np.asarray(v, dtype=np.asarray(ref[k]).dtype) for k, v in layer.items()} for layer, ref in zip(params, like)
+    ]

@@ -70,20 +70,30 @@ class BasinsConfig:
 def validate_basins(config: BasinsConfig, study: Study) -> None:
     """Check the ``[basins]`` table against its study; errors name the field."""
     if not 0 <= config.base_index < study.n_inits:
-        raise ConfigError(f"basins.base_index: expected a network index in [0, n_inits={study.n_inits}), got {config.base_index}")
+        raise ConfigError(
+            f"basins.base_index: expected a network index in [0, n_inits={study.n_inits}), got {config.base_index}"
+        )
     if config.grid < 3 or config.grid % 2 == 0:
-        raise ConfigError(f"basins.grid: expected an odd number >= 3 (the plane's origin must be a grid point), got {config.grid}")
+        raise ConfigError(
+            f"basins.grid: expected an odd number >= 3 (the plane's origin must be a grid point), got {config.grid}"
+        )
     for name, value in (("directions", config.directions), ("span", config.span), ("units", config.units)):
         if len(value) != 2:
             raise ConfigError(f"basins.{name}: expected two entries (one per axis), got {value!r}")
     for k, kind in enumerate(config.directions):
         if kind not in DIRECTION_KINDS:
-            raise ConfigError(f"basins.directions[{k}]: unknown value {kind!r}; expected one of {', '.join(DIRECTION_KINDS)}")
+            raise ConfigError(
+                f"basins.directions[{k}]: unknown value {kind!r}; expected one of {', '.join(DIRECTION_KINDS)}"
+            )
         if kind == "rotate":
             if study.task.dim < 2:
-                raise ConfigError(f"basins.directions[{k}]: rotate needs at least 2 inputs, the task has {study.task.dim}")
+                raise ConfigError(
+                    f"basins.directions[{k}]: rotate needs at least 2 inputs, the task has {study.task.dim}"
+                )
             if not 0 <= config.units[k] < study.model.hidden[0]:
-                raise ConfigError(f"basins.units[{k}]: expected a unit of the first hidden layer, 0..{study.model.hidden[0] - 1}, got {config.units[k]}")
+                raise ConfigError(
+                    f"basins.units[{k}]: expected a unit of the first hidden layer, 0..{study.model.hidden[0] - 1}, got {config.units[k]}"
+                )
     for k, span in enumerate(config.span):
         if not span > 0:
             raise ConfigError(f"basins.span[{k}]: expected a positive number, got {span}")
@@ -233,7 +243,9 @@ def solution_types(prepared: Any, result: Any, success_loss: float = 1e-2) -> di
     if solutions is not None:
         study = prepared.study
         y = np.asarray(prepared.dataset.y)
-        drop = solutions.recent_loss_drop(np.asarray(result.trajectory), np.asarray(prepared.spec.record_steps), final_loss, study.train.steps)
+        drop = solutions.recent_loss_drop(
+            np.asarray(result.trajectory), np.asarray(prepared.spec.record_steps), final_loss, study.train.steps
+        )
         target_scale = float(np.sqrt(np.sum(np.var(y.reshape(y.shape[0], -1), axis=0))))
         out = solutions.classify_networks(
             result.final_params,
@@ -268,7 +280,9 @@ def have_solution_types() -> bool:
 # Statistics of a label map (pure).
 
 
-def basin_statistics(label_codes: np.ndarray, n_types: int, spacing: tuple[float, float] = (1.0, 1.0)) -> dict[str, Any]:
+def basin_statistics(
+    label_codes: np.ndarray, n_types: int, spacing: tuple[float, float] = (1.0, 1.0)
+) -> dict[str, Any]:
     """Fractions and boundaries of a ``(G_b, G_a)`` map of integer type codes.
 
     ``spacing`` is ``(Δb, Δa)``: the distance between rows and between columns.
@@ -376,7 +390,9 @@ def _basin_map(
         stop = min(start + chunk, total)
         piece = jax.tree.map(lambda leaf: leaf[start:stop], inits)
         if stop - start < chunk:  # pad to the compiled shape with copies of the last point
-            piece = jax.tree.map(lambda leaf: jnp.concatenate([leaf, jnp.repeat(leaf[-1:], chunk - (stop - start), axis=0)]), piece)
+            piece = jax.tree.map(
+                lambda leaf: jnp.concatenate([leaf, jnp.repeat(leaf[-1:], chunk - (stop - start), axis=0)]), piece
+            )
         result = prepared.batch_trainer(piece, keys, x, y)
         parts.append(jax.tree.map(lambda leaf: np.asarray(leaf)[: stop - start], result))
         if progress:
@@ -456,7 +472,9 @@ def basins_group(result: BasinMap) -> tuple[dict[str, Any], dict[str, Any]]:
         "wall_seconds": result.wall_seconds,
         "n_networks": result.n_networks,
         "trainer": result.trainer,
-        "classifier": "landscape.solutions.classify_networks" if have_solution_types() else "final loss only (landscape.solutions absent)",
+        "classifier": "landscape.solutions.classify_networks"
+        if have_solution_types()
+        else "final loss only (landscape.solutions absent)",
         "layout": "grids are (G_b, G_a): row i is coords_b[i], column j is coords_a[j]; params' leading axis is i*G + j",
     }
     return arrays, attrs
@@ -464,10 +482,14 @@ def basins_group(result: BasinMap) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def format_statistics(result: BasinMap) -> str:
     stats = result.statistics
-    lines = [f"basin map: {result.config.grid}x{result.config.grid} = {result.n_networks} inits, {result.wall_seconds:.1f} s ({result.trainer} trainer)"]
+    lines = [
+        f"basin map: {result.config.grid}x{result.config.grid} = {result.n_networks} inits, {result.wall_seconds:.1f} s ({result.trainer} trainer)"
+    ]
     for name, fraction in zip(result.label_names, stats["fractions"]):
         lines.append(f"  {name:12s} {fraction:7.3f}")
-    lines.append(f"  boundary: {stats['boundary_edge_fraction']:.4f} of grid edges join different types; length {stats['boundary_length']:.3g} (plane units)")
+    lines.append(
+        f"  boundary: {stats['boundary_edge_fraction']:.4f} of grid edges join different types; length {stats['boundary_length']:.3g} (plane units)"
+    )
     return "\n".join(lines)
 
 

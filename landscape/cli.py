@@ -18,7 +18,11 @@ from . import commands
 # Errors the user can fix: one line, exit 2. The landscape ones are looked up only in modules
 # already imported (an error cannot come from a module that was never loaded), so that
 # `landscape --help` and argument errors never import JAX, h5py or NumPy.
-USER_ERROR_NAMES = (("landscape.config", "ConfigError"), ("landscape.runner", "StudyError"), ("landscape.storage", "RunFileError"))
+USER_ERROR_NAMES = (
+    ("landscape.config", "ConfigError"),
+    ("landscape.runner", "StudyError"),
+    ("landscape.storage", "RunFileError"),
+)
 OS_USER_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError)
 
 
@@ -39,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: getattr(importlib.import_module(f"{commands.__name__}.{m.name}"), "ORDER", 100)):
+    for info in sorted(
+        pkgutil.iter_modules(commands.__path__),
+        key=lambda m: getattr(importlib.import_module(f"{commands.__name__}.{m.name}"), "ORDER", 100),
+    ):
         importlib.import_module(f"{commands.__name__}.{info.name}").add_parser(sub)
     return parser
 

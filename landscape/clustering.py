@@ -145,7 +145,9 @@ def block_scales(blocks: list[np.ndarray]) -> np.ndarray:
     return np.where(scales > 0, scales, 1.0)
 
 
-def cluster_summary(assignment: np.ndarray, final_loss: np.ndarray, labels: np.ndarray, type_names: list[str]) -> dict[str, np.ndarray]:
+def cluster_summary(
+    assignment: np.ndarray, final_loss: np.ndarray, labels: np.ndarray, type_names: list[str]
+) -> dict[str, np.ndarray]:
     """Per cluster: size, loss min/median/max; and the ``(k, n_types)`` contingency table."""
     k = int(assignment.max()) + 1 if assignment.size else 0
     final_loss = np.asarray(final_loss, dtype=float)
@@ -159,7 +161,13 @@ def cluster_summary(assignment: np.ndarray, final_loss: np.ndarray, labels: np.n
     codes = np.array([type_index[t] for t in np.asarray(labels)], dtype=np.int64)
     contingency = np.zeros((k, len(type_names)), dtype=np.int64)
     np.add.at(contingency, (assignment, codes), 1)
-    return {"size": size, "loss_min": loss_min, "loss_median": loss_median, "loss_max": loss_max, "contingency": contingency}
+    return {
+        "size": size,
+        "loss_min": loss_min,
+        "loss_median": loss_median,
+        "loss_max": loss_max,
+        "contingency": contingency,
+    }
 
 
 def adjusted_rand_index(contingency: np.ndarray) -> float:
@@ -182,15 +190,20 @@ def purity(contingency: np.ndarray) -> float:
     return float(table.max(axis=1).sum() / max(table.sum(), 1))
 
 
-def format_contingency(contingency: np.ndarray, type_names: list[str], summary: dict[str, np.ndarray], medoids: np.ndarray) -> str:
+def format_contingency(
+    contingency: np.ndarray, type_names: list[str], summary: dict[str, np.ndarray], medoids: np.ndarray
+) -> str:
     """Clusters as rows (size, loss range, medoid) against rule-based types as columns."""
     width = max(8, *(len(t) + 1 for t in type_names))
-    head = f"  {'cluster':>7} {'size':>7} {'loss min .. max':<21} {'medoid':>7} " + "".join(f"{t:>{width}}" for t in type_names)
+    head = f"  {'cluster':>7} {'size':>7} {'loss min .. max':<21} {'medoid':>7} " + "".join(
+        f"{t:>{width}}" for t in type_names
+    )
     lines = [head]
     for c in range(contingency.shape[0]):
         loss = f"{summary['loss_min'][c]:.2e} .. {summary['loss_max'][c]:.2e}"
         lines.append(
-            f"  {c:>7} {int(summary['size'][c]):>7} {loss:<21} {int(medoids[c]):>7} " + "".join(f"{int(v):>{width}}" for v in contingency[c])
+            f"  {c:>7} {int(summary['size'][c]):>7} {loss:<21} {int(medoids[c]):>7} "
+            + "".join(f"{int(v):>{width}}" for v in contingency[c])
         )
     return "\n".join(lines)
 
@@ -231,7 +244,9 @@ def minima_features(
         out = []
         for start in range(0, indices.size, chunk_size):
             part = indices[start : start + chunk_size]
-            params = jax.tree_util.tree_map(lambda leaf: np.nan_to_num(np.asarray(leaf)[part]).astype(probe.dtype), final_params)
+            params = jax.tree_util.tree_map(
+                lambda leaf: np.nan_to_num(np.asarray(leaf)[part]).astype(probe.dtype), final_params
+            )
             out.append(np.asarray(predict(params), dtype=np.float64))
         values = np.concatenate(out) if out else np.zeros((0, probe.shape[0]))
         return np.nan_to_num(values, posinf=0.0, neginf=0.0) / np.sqrt(probe.shape[0])

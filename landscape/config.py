@@ -196,9 +196,7 @@ def _type_name(tp: Any) -> str:
         return "a table"
     if dataclasses.is_dataclass(tp):
         return "a table"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
-        tp, str(tp)
-    )
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
 
 
 def _coerce(value: Any, tp: Any, path: str) -> Any:
@@ -351,7 +349,9 @@ def _check_options(fn: Any, options: dict[str, Any], path: str, skip: tuple[str,
     allowed = [p for p in params if p not in skip and params[p].kind is not inspect.Parameter.VAR_KEYWORD]
     for key, value in options.items():
         if key not in allowed:
-            raise ConfigError(f"{_field_path(path, key)}: unknown option for {fn.__name__}; expected one of {', '.join(allowed)}")
+            raise ConfigError(
+                f"{_field_path(path, key)}: unknown option for {fn.__name__}; expected one of {', '.join(allowed)}"
+            )
         if not isinstance(value, (int, float, bool, str, list)):
             raise ConfigError(f"{_field_path(path, key)}: expected a number, string or list, got {value!r}")
 
@@ -452,4 +452,3 @@ def dict_to_toml(data: dict[str, Any], prefix: str = "") -> str:
         name = f"{prefix}.{key}" if prefix else key
         lines += ["", f"[{name}]", dict_to_toml(table, name).strip("\n")]
     return "\n".join(lines) + "\n"
-

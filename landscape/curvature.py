@@ -56,7 +56,9 @@ HOMOGENEOUS = ("relu", "leaky_relu")
 # One network.
 
 
-def flat_loss(loss_fn: Loss, params: Params, x: jax.Array, y: jax.Array) -> tuple[jax.Array, Callable[[jax.Array], jax.Array]]:
+def flat_loss(
+    loss_fn: Loss, params: Params, x: jax.Array, y: jax.Array
+) -> tuple[jax.Array, Callable[[jax.Array], jax.Array]]:
     """``(flat_params (n_params,), loss_of_flat: (n_params,) -> ())`` for one network."""
     flat, unravel = ravel_pytree(params)
     return flat, lambda vector: loss_fn(unravel(vector), x, y)
@@ -109,7 +111,7 @@ def mlp_mse_hessian(leaky_slope: float = 0.0) -> HessianFn:
         ]
         jacobian = jax.vmap(lambda tree: ravel_pytree(tree)[0])(jacobian_tree)  # (n, n_params)
         # residual term: d2f/(da_j dw_kj) = s'(z_ij) x_ik and d2f/(da_j db_j) = s'(z_ij)
-        weighted = (residual[:, None] * slope)  # (n, h)
+        weighted = residual[:, None] * slope  # (n, h)
         cross_tree = [
             {"w": x.T @ weighted, **({"b": jnp.sum(weighted, axis=0)} if "b" in hidden else {})},
             jax.tree.map(jnp.zeros_like, output),
@@ -117,11 +119,26 @@ def mlp_mse_hessian(leaky_slope: float = 0.0) -> HessianFn:
         width = z.shape[1]
         rows = []
         for unit in range(width):  # u_j: unit j's incoming cross terms; e_j: the a_j position
-            unit_tree = [jax.tree.map(lambda leaf, unit=unit: jnp.zeros_like(leaf).at[..., unit].set(leaf[..., unit]), cross_tree[0]), cross_tree[1]]
+            unit_tree = [
+                jax.tree.map(
+                    lambda leaf, unit=unit: jnp.zeros_like(leaf).at[..., unit].set(leaf[..., unit]), cross_tree[0]
+                ),
+                cross_tree[1],
+            ]
             rows.append(ravel_pytree(unit_tree)[0])
         cross = jnp.stack(rows)  # (h, n_params)
-        a_positions = ravel_pytree([jax.tree.map(jnp.zeros_like, hidden), {**{k: jnp.zeros_like(v) for k, v in output.items()}, "w": jnp.arange(1, width + 1, dtype=z.dtype)[:, None]}])[0]
-        selector = (a_positions[None, :] == jnp.arange(1, width + 1, dtype=z.dtype)[:, None]).astype(z.dtype)  # (h, n_params)
+        a_positions = ravel_pytree(
+            [
+                jax.tree.map(jnp.zeros_like, hidden),
+                {
+                    **{k: jnp.zeros_like(v) for k, v in output.items()},
+                    "w": jnp.arange(1, width + 1, dtype=z.dtype)[:, None],
+                },
+            ]
+        )[0]
+        selector = (a_positions[None, :] == jnp.arange(1, width + 1, dtype=z.dtype)[:, None]).astype(
+            z.dtype
+        )  # (h, n_params)
         second = cross.T @ selector + selector.T @ cross
         return (2.0 / n) * (jacobian.T @ jacobian + second)
 
@@ -133,7 +150,14 @@ def hessian_function(model: Any, loss_fn: Loss | None = None) -> HessianFn:
     (leaky) ReLU MLPs with scalar output and the default MSE loss, else autodiff."""
     mlp = getattr(model, "mlp", None)
     sizes = getattr(model, "extras", {}).get("sizes", [])
-    if loss_fn is None and mlp is not None and len(mlp.hidden) == 1 and mlp.activation in HOMOGENEOUS and sizes and sizes[-1] == 1:
+    if (
+        loss_fn is None
+        and mlp is not None
+        and len(mlp.hidden) == 1
+        and mlp.activation in HOMOGENEOUS
+        and sizes
+        and sizes[-1] == 1
+    ):
         return mlp_mse_hessian(0.0 if mlp.activation == "relu" else mlp.leaky_slope)
     return autodiff_hessian(loss_of_model(model, loss_fn))
 
@@ -203,7 +227,9 @@ def _flat_position(params: Params, layer: int, name: str, index: tuple[int, ...]
     return int(np.flatnonzero(np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(marker)]))[0])
 
 
-def symmetry_directions(params: Params, x: jax.Array, activation: str = "relu", leaky_slope: float = 0.01) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
+def symmetry_directions(
+    params: Params, x: jax.Array, activation: str = "relu", leaky_slope: float = 0.01
+) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
     """Flat directions predicted by the symmetries of one MLP, as explicit vectors.
 
     For each hidden unit: one candidate column for rescaling (kept if the unit is live, or for
@@ -231,7 +257,9 @@ def symmetry_directions(params: Params, x: jax.Array, activation: str = "relu", 
 
     flat, _ = ravel_pytree(params)
     n_params = flat.shape[0]
-    preacts = hidden_preactivations(params, x, activation_function(activation if activation in HOMOGENEOUS else "relu", leaky_slope))
+    preacts = hidden_preactivations(
+        params, x, activation_function(activation if activation in HOMOGENEOUS else "relu", leaky_slope)
+    )
     one_hidden = len(params) == 2
     bias_trade = one_hidden and "b" in params[0] and "b" in params[-1] and np.shape(params[-1]["w"])[1] == 1
     columns, keep = [], []
@@ -260,7 +288,9 @@ def symmetry_directions(params: Params, x: jax.Array, activation: str = "relu", 
     in_dim = np.shape(params[0]["w"])[0]
     if one_hidden:
         with_output_bias = "b" in params[-1]
-        n_zero_linear = jnp.where(n_linear > 0, n_linear * (in_dim + 1) - in_dim if with_output_bias else (n_linear - 1) * (in_dim + 1), 0)
+        n_zero_linear = jnp.where(
+            n_linear > 0, n_linear * (in_dim + 1) - in_dim if with_output_bias else (n_linear - 1) * (in_dim + 1), 0
+        )
     else:
         n_zero_linear = jnp.zeros((), jnp.int32)
     predicted = n_live + jnp.sum(dead_cover).astype(jnp.int32) + n_zero_linear
@@ -277,8 +307,14 @@ def symmetry_directions(params: Params, x: jax.Array, activation: str = "relu", 
     return jnp.stack(columns, axis=1), jnp.stack(keep), counts
 
 
-def symmetry_check(hessian: jax.Array, eigenvalues: jax.Array, eigenvectors: jax.Array, tolerance: jax.Array,
-                   directions: jax.Array, keep: jax.Array) -> dict[str, jax.Array]:
+def symmetry_check(
+    hessian: jax.Array,
+    eigenvalues: jax.Array,
+    eigenvectors: jax.Array,
+    tolerance: jax.Array,
+    directions: jax.Array,
+    keep: jax.Array,
+) -> dict[str, jax.Array]:
     """How well the predicted symmetry directions lie in the observed null space.
 
     Returns ``symmetry_residual``: max over kept directions of ``||H v|| / (||v|| max|lambda|)``
@@ -346,7 +382,9 @@ def n_networks(batched_params: Params) -> int:
     return int(jax.tree.leaves(batched_params)[0].shape[0])
 
 
-def map_chunks(function: Callable[[Params], dict[str, jax.Array]], batched_params: Params, chunk_size: int) -> dict[str, np.ndarray]:
+def map_chunks(
+    function: Callable[[Params], dict[str, jax.Array]], batched_params: Params, chunk_size: int
+) -> dict[str, np.ndarray]:
     """Apply a jitted batched ``function`` to fixed-size chunks (the last padded) and concatenate."""
     n = n_networks(batched_params)
     chunk_size = max(1, min(chunk_size, n))
@@ -358,12 +396,22 @@ def map_chunks(function: Callable[[Params], dict[str, jax.Array]], batched_param
     return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
 
 
-def make_dense_batch(hessian_fn: HessianFn, x: jax.Array, y: jax.Array, activation: str | None = "relu",
-                     zero_rtol: float = ZERO_RTOL, zero_atol: float = ZERO_ATOL, with_vectors: bool = False,
-                     leaky_slope: float = 0.01) -> Callable[[Params], dict[str, jax.Array]]:
+def make_dense_batch(
+    hessian_fn: HessianFn,
+    x: jax.Array,
+    y: jax.Array,
+    activation: str | None = "relu",
+    zero_rtol: float = ZERO_RTOL,
+    zero_atol: float = ZERO_ATOL,
+    with_vectors: bool = False,
+    leaky_slope: float = 0.01,
+) -> Callable[[Params], dict[str, jax.Array]]:
     """``jit(vmap(dense_curvature_one))`` over networks, data closed over."""
+
     def one(params: Params) -> dict[str, jax.Array]:
-        return dense_curvature_one(hessian_fn, params, x, y, activation, zero_rtol, zero_atol, with_vectors, leaky_slope)
+        return dense_curvature_one(
+            hessian_fn, params, x, y, activation, zero_rtol, zero_atol, with_vectors, leaky_slope
+        )
 
     return jax.jit(jax.vmap(one))
 
@@ -397,7 +445,9 @@ def dense_curvature(
     if dtype is not None:
         batched_params = jax.tree.map(lambda leaf: np.asarray(leaf, dtype), batched_params)
         x, y = np.asarray(x, dtype), np.asarray(y, dtype)
-    batch = make_dense_batch(hessian_fn, jnp.asarray(x), jnp.asarray(y), activation, zero_rtol, zero_atol, with_vectors, leaky_slope)
+    batch = make_dense_batch(
+        hessian_fn, jnp.asarray(x), jnp.asarray(y), activation, zero_rtol, zero_atol, with_vectors, leaky_slope
+    )
     return map_chunks(batch, batched_params, chunk_size)
 
 
@@ -462,14 +512,18 @@ def lanczos_curvature(
     n = n_networks(batched_params)
 
     def one(params: Params, index: jax.Array) -> dict[str, jax.Array]:
-        return lanczos_curvature_one(loss_fn, params, x, y, jax.random.fold_in(key, index), top_k, n_steps, trace_matvecs, zero_rtol, zero_atol)
+        return lanczos_curvature_one(
+            loss_fn, params, x, y, jax.random.fold_in(key, index), top_k, n_steps, trace_matvecs, zero_rtol, zero_atol
+        )
 
     batch = jax.jit(jax.vmap(one))
     with_index = {"params": batched_params, "index": np.arange(n)}
     return map_chunks(lambda tree: batch(tree["params"], tree["index"]), with_index, chunk_size)
 
 
-def slq_spectra(loss_fn: Loss, batched_params: Params, x: Any, y: Any, key: jax.Array, n_probes: int = 16, n_steps: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def slq_spectra(
+    loss_fn: Loss, batched_params: Params, x: Any, y: Any, key: jax.Array, n_probes: int = 16, n_steps: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """SLQ nodes and weights ``(n_nets, n_probes, n_steps)`` of each network's Hessian
     (Ghorbani, Krishnan & Xiao 2019), network ``i`` probed with ``fold_in(key, i)``; smooth them
     with :func:`landscape.lanczos.slq_density`. ``n_steps`` is capped at ``n_params``."""
@@ -485,16 +539,22 @@ def slq_spectra(loss_fn: Loss, batched_params: Params, x: Any, y: Any, key: jax.
     return np.asarray(nodes), np.asarray(weights)
 
 
-def hessians_and_eigenvectors(hessian_fn: HessianFn, batched_params: Params, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def hessians_and_eigenvectors(
+    hessian_fn: HessianFn, batched_params: Params, x: Any, y: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hessians ``(n, P, P)``, eigenvalues ``(n, P)`` ascending and eigenvectors ``(n, P, P)``
     (columns) of a few networks, e.g. the type representatives."""
     x, y = jnp.asarray(x), jnp.asarray(y)
-    hessians = np.asarray(jax.jit(jax.vmap(lambda params: hessian_fn(params, x, y)))(jax.tree.map(jnp.asarray, batched_params)))
+    hessians = np.asarray(
+        jax.jit(jax.vmap(lambda params: hessian_fn(params, x, y)))(jax.tree.map(jnp.asarray, batched_params))
+    )
     values, vectors = np.linalg.eigh(hessians)
     return hessians, values, vectors
 
 
-def slq_spectra_of_hessians(hessians: Any, key: jax.Array, n_probes: int = 16, n_steps: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def slq_spectra_of_hessians(
+    hessians: Any, key: jax.Array, n_probes: int = 16, n_steps: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`slq_spectra` for networks whose dense Hessians ``(n, P, P)`` are at hand (e.g. from
     :func:`hessians_and_eigenvectors`), with the same probes (network ``i`` uses ``fold_in(key, i)``).
 
@@ -512,10 +572,16 @@ def slq_spectra_of_hessians(hessians: Any, key: jax.Array, n_probes: int = 16, n
     n_steps = min(n_steps, dim)
     dtype = hessians.dtype
     # the probe keys of slq_nodes_weights: split(fold_in(key, i), n_probes), then (start, restart) per probe
-    probe_keys = jax.vmap(lambda i: jax.random.split(jax.random.fold_in(key, i), n_probes))(jnp.arange(n))  # (n, n_probes, 2)
-    flat_keys = probe_keys.reshape(n * n_probes, *probe_keys.shape[2:])  # one flat batch: nested vmaps compile far slower
+    probe_keys = jax.vmap(lambda i: jax.random.split(jax.random.fold_in(key, i), n_probes))(
+        jnp.arange(n)
+    )  # (n, n_probes, 2)
+    flat_keys = probe_keys.reshape(
+        n * n_probes, *probe_keys.shape[2:]
+    )  # one flat batch: nested vmaps compile far slower
     if n_steps == dim:
-        starts = np.asarray(jax.jit(jax.vmap(lambda k: jax.random.normal(jax.random.split(k)[0], (dim,), dtype)))(flat_keys))
+        starts = np.asarray(
+            jax.jit(jax.vmap(lambda k: jax.random.normal(jax.random.split(k)[0], (dim,), dtype)))(flat_keys)
+        )
         starts = (starts / np.linalg.norm(starts, axis=-1, keepdims=True)).reshape(n, n_probes, dim)
         values, vectors = np.linalg.eigh(np.asarray(hessians))  # (n, P), (n, P, P) columns
         weights = np.einsum("npd,nde->npe", starts, vectors) ** 2
@@ -523,7 +589,9 @@ def slq_spectra_of_hessians(hessians: Any, key: jax.Array, n_probes: int = 16, n
 
     def one(hessian: jax.Array, probe_key: jax.Array) -> tuple[jax.Array, jax.Array]:
         start_key, restart_key = jax.random.split(probe_key)
-        result = lanczos(lambda vector: hessian @ vector, jax.random.normal(start_key, (dim,), dtype), n_steps, restart_key)
+        result = lanczos(
+            lambda vector: hessian @ vector, jax.random.normal(start_key, (dim,), dtype), n_steps, restart_key
+        )
         values, vectors = jnp.linalg.eigh(tridiagonal(result))
         return values, vectors[0] ** 2
 
@@ -532,7 +600,9 @@ def slq_spectra_of_hessians(hessians: Any, key: jax.Array, n_probes: int = 16, n
 
 
 @jax.jit
-def density_curves(slq_nodes: jax.Array, slq_weights: jax.Array, eigenvalues: jax.Array, grid: jax.Array, sigma: jax.Array) -> tuple[jax.Array, jax.Array]:
+def density_curves(
+    slq_nodes: jax.Array, slq_weights: jax.Array, eigenvalues: jax.Array, grid: jax.Array, sigma: jax.Array
+) -> tuple[jax.Array, jax.Array]:
     """Smoothed spectral densities of several networks in one compiled call: SLQ ones from
     ``(n, n_probes, n_steps)`` nodes/weights and exact ones from ``(n, P)`` eigenvalues, on ``grid``
     (G,), each ``(n, G)`` (see :func:`landscape.lanczos.slq_density` and ``exact_density``)."""
@@ -549,7 +619,9 @@ def density_curves(slq_nodes: jax.Array, slq_weights: jax.Array, eigenvalues: ja
 SUMMARY_FIELDS = ("max_eigenvalue", "min_eigenvalue", "trace", "condition_number")
 
 
-def type_summary(curvature: dict[str, np.ndarray], labels: np.ndarray, kind: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def type_summary(
+    curvature: dict[str, np.ndarray], labels: np.ndarray, kind: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Curvature statistics per solution type.
 
     Args:
@@ -592,7 +664,10 @@ def type_summary(curvature: dict[str, np.ndarray], labels: np.ndarray, kind: np.
             for suffix, value in zip(("q25", "median", "q75"), q, strict=True):
                 table.setdefault(f"{field}_{suffix}", []).append(float(value))
         if "n_near_zero" in curvature:
-            near, predicted = curvature["n_near_zero"][finite], curvature.get("n_zero_predicted", np.full(finite.sum(), -1))
+            near, predicted = (
+                curvature["n_near_zero"][finite],
+                curvature.get("n_zero_predicted", np.full(finite.sum(), -1)),
+            )
             predicted = predicted[finite] if predicted.shape[0] == finite.shape[0] else predicted
             table.setdefault("median_near_zero", []).append(float(np.median(near)) if near.size else np.nan)
             table.setdefault("median_zero_predicted", []).append(float(np.median(predicted)) if near.size else np.nan)
@@ -604,7 +679,11 @@ def format_type_summary(summary: dict[str, np.ndarray], method: str = "dense") -
     """The per-type table as text (one row per type)."""
     dense = "median_near_zero" in summary
     stationarity = "n_not_stationary" in summary
-    header = f"{'type':<14}{'n':>6}{'saddles':>9}" + (f"{'not stationary':>16}" if stationarity else "") + f"{'lambda_max median [IQR]':>32}{'trace median':>14}{'lambda_min median':>19}{'cond median':>13}"
+    header = (
+        f"{'type':<14}{'n':>6}{'saddles':>9}"
+        + (f"{'not stationary':>16}" if stationarity else "")
+        + f"{'lambda_max median [IQR]':>32}{'trace median':>14}{'lambda_min median':>19}{'cond median':>13}"
+    )
     if dense:
         header += f"{'zeros obs/pred':>16}{'match':>7}"
     lines = [f"Hessian curvature by solution type ({method})", header]
@@ -613,7 +692,9 @@ def format_type_summary(summary: dict[str, np.ndarray], method: str = "dense") -
         row += f"{summary['n_not_stationary'][i]:>16d}" if stationarity else ""
         iqr = f"{summary['max_eigenvalue_median'][i]:.4g} [{summary['max_eigenvalue_q25'][i]:.3g}, {summary['max_eigenvalue_q75'][i]:.3g}]"
         row += f"{iqr:>32}{summary['trace_median'][i]:>14.4g}{summary['min_eigenvalue_median'][i]:>19.3g}"
-        row += f"{summary['condition_number_median'][i]:>13.3g}" if "condition_number_median" in summary else f"{'-':>13}"
+        row += (
+            f"{summary['condition_number_median'][i]:>13.3g}" if "condition_number_median" in summary else f"{'-':>13}"
+        )
         if dense:
             row += f"{summary['median_near_zero'][i]:>8.0f}/{summary['median_zero_predicted'][i]:<7.0f}{summary['zero_match'][i]:>7.0%}"
         lines.append(row)
@@ -624,4 +705,6 @@ def default_representatives(labels: np.ndarray, final_loss: np.ndarray) -> dict[
     """One network per type when no ``types`` group names them: the lowest final loss."""
     labels = np.asarray(labels).astype(str)
     loss = np.where(np.isfinite(final_loss), final_loss, np.inf)
-    return {str(name): int(np.flatnonzero(labels == name)[np.argmin(loss[labels == name])]) for name in np.unique(labels)}
+    return {
+        str(name): int(np.flatnonzero(labels == name)[np.argmin(loss[labels == name])]) for name in np.unique(labels)
+    }

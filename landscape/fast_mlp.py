@@ -111,7 +111,12 @@ def fast_path_disabled() -> bool:
 
 
 def unsupported_reason(
-    study: Study, out_dim: int, custom_model: bool = False, custom_loss: bool = False, backend: str | None = None, in_dim: int | None = None
+    study: Study,
+    out_dim: int,
+    custom_model: bool = False,
+    custom_loss: bool = False,
+    backend: str | None = None,
+    in_dim: int | None = None,
 ) -> str | None:
     """Why ``study`` cannot use the compiled trainer of ``backend`` (a short phrase), or None when it can.
 
@@ -168,7 +173,13 @@ def _optimizer_settings(study: Study) -> dict[str, Any] | None:
         if set(options) - set(_ADAM_DEFAULTS) or options.get("nesterov", False):
             return None
         merged = {**_ADAM_DEFAULTS, **options}
-        return {"optimizer": OPTIMIZER_CODES["adam"], "b1": float(merged["b1"]), "b2": float(merged["b2"]), "eps": float(merged["eps"]), "eps_root": float(merged["eps_root"])}
+        return {
+            "optimizer": OPTIMIZER_CODES["adam"],
+            "b1": float(merged["b1"]),
+            "b2": float(merged["b2"]),
+            "eps": float(merged["eps"]),
+            "eps_root": float(merged["eps_root"]),
+        }
     if opt.name in ("sgd", "momentum", "nesterov"):
         if set(options) - {"momentum", "nesterov"}:
             return None
@@ -232,7 +243,13 @@ def kernel_path() -> Path:
     except (OSError, subprocess.SubprocessError):
         version = "unknown"
     key = hashlib.sha256()
-    for part in (KERNEL_SOURCE.read_bytes(), " ".join(COMPILE_FLAGS).encode(), version.encode(), jax.__version__.encode(), _cpu_signature().encode()):
+    for part in (
+        KERNEL_SOURCE.read_bytes(),
+        " ".join(COMPILE_FLAGS).encode(),
+        version.encode(),
+        jax.__version__.encode(),
+        _cpu_signature().encode(),
+    ):
         key.update(part)
         key.update(b"\0")
     return cache_dir() / f"mlp_train-{key.hexdigest()[:16]}.so"
@@ -267,7 +284,11 @@ def load_kernel() -> bool:
         library = ctypes.cdll.LoadLibrary(str(build_kernel()))
         jax.ffi.register_ffi_target(TARGET_NAME, jax.ffi.pycapsule(getattr(library, SYMBOL)), platform="cpu")
     except (KernelBuildError, OSError, AttributeError) as err:
-        warnings.warn(f"landscape: fast MLP trainer unavailable, using the general trainer ({err})", FastPathUnavailableWarning, stacklevel=2)
+        warnings.warn(
+            f"landscape: fast MLP trainer unavailable, using the general trainer ({err})",
+            FastPathUnavailableWarning,
+            stacklevel=2,
+        )
         return False
     return True
 
@@ -359,10 +380,18 @@ def make_fast_batch_trainer(plan: FastPlan) -> Callable[[Any, jax.Array, jax.Arr
 
 
 def fast_batch_trainer_for(
-    study: Study, in_dim: int, out_dim: int, record_steps: tuple[int, ...], custom_model: bool = False, custom_loss: bool = False
+    study: Study,
+    in_dim: int,
+    out_dim: int,
+    record_steps: tuple[int, ...],
+    custom_model: bool = False,
+    custom_loss: bool = False,
 ) -> Callable[..., TrainResult] | None:
     """The fast trainer for ``study`` when it applies and the kernel is available, else None."""
-    if jax.default_backend() != "cpu" or unsupported_reason(study, out_dim, custom_model, custom_loss, "cpu", in_dim) is not None:
+    if (
+        jax.default_backend() != "cpu"
+        or unsupported_reason(study, out_dim, custom_model, custom_loss, "cpu", in_dim) is not None
+    ):
         return None
     if not load_kernel():
         return None

@@ -154,7 +154,9 @@ def _rademacher(key: jax.Array, shape: tuple[int, ...], dtype: Any) -> jax.Array
     return jax.random.rademacher(key, shape, dtype=dtype)
 
 
-def hutchinson_trace(matvec: MatVec, dim: int, key: jax.Array, n_probes: int = 64, dtype: Any = jnp.float32) -> jax.Array:
+def hutchinson_trace(
+    matvec: MatVec, dim: int, key: jax.Array, n_probes: int = 64, dtype: Any = jnp.float32
+) -> jax.Array:
     """Hutchinson's (1989) estimate ``mean_i z_i^T A z_i`` of ``tr A`` with Rademacher ``z_i``.
 
     Unbiased; variance ``2 (||A||_F^2 - sum_i A_ii^2) / n_probes``.

@@ -105,7 +105,7 @@ def mlp_init(key: jax.Array, sizes: list[int], config: ModelConfig, init: InitCo
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layer = {"w": w_init(keys[2 * i], (fan_in, fan_out), dtype)}
         is_output = i == len(sizes) - 2
-        if (config.output_bias if is_output else config.bias):
+        if config.output_bias if is_output else config.bias:
             layer["b"] = b_init(keys[2 * i + 1], (fan_out,), dtype)
         layers.append(layer)
     return layers
@@ -149,14 +149,18 @@ def make_mlp(config: ModelConfig, init: InitConfig, in_dim: int, out_dim: int, d
     def init_fn(key: jax.Array) -> Params:
         return mlp_init(key, sizes, config, init, dtype)
 
-    def apply_fn(params: Params, x: jax.Array, dropout_key: jax.Array | None = None, dropout_rate: float = 0.0) -> jax.Array:
+    def apply_fn(
+        params: Params, x: jax.Array, dropout_key: jax.Array | None = None, dropout_rate: float = 0.0
+    ) -> jax.Array:
         return mlp_apply(params, x, activation, scalar, dropout_key, dropout_rate)
 
     label = "-".join(str(s) for s in sizes) + f" {config.activation} MLP"
     return Model(init=init_fn, apply=apply_fn, name=label, mlp=config, extras={"sizes": sizes})
 
 
-def hidden_preactivations(params: Params, x: jax.Array, activation: Callable[[jax.Array], jax.Array]) -> list[jax.Array]:
+def hidden_preactivations(
+    params: Params, x: jax.Array, activation: Callable[[jax.Array], jax.Array]
+) -> list[jax.Array]:
     """Pre-activations ``(n_points, width)`` of every hidden layer of an MLP."""
     out, h = [], x
     for layer in params[:-1]:

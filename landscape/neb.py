@@ -231,6 +231,7 @@ def neb_batch(
     null_fn: Callable[[jax.Array], jax.Array] | None = None,
 ) -> BandResult:
     """:func:`nudged_elastic_band` for ``bands (n_pairs, n_images, P)`` in one jitted ``vmap``."""
+
     def one(band: jax.Array) -> BandResult:
         return nudged_elastic_band(loss_fn, band, steps, spring, climb_after, dt, dt_max, max_move, null_fn)
 

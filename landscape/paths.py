@@ -63,11 +63,18 @@ def pair_profiles(
     aligned_b = as_jax(cast_like(aligned_b, a))
     linear = np.asarray(line_losses(objective, x, y, a_jax, as_jax(b), t))
     aligned = np.asarray(line_losses(objective, x, y, a_jax, aligned_b, t))
-    return PairProfiles(linear, aligned, barrier(linear), barrier(aligned), aligned_b, info.distance_before, info.distance_after)
+    return PairProfiles(
+        linear, aligned, barrier(linear), barrier(aligned), aligned_b, info.distance_before, info.distance_after
+    )
 
 
 def barrier_matrix(
-    objective: Objective, x: jax.Array, y: jax.Array, networks: list[Params], activation: str, t: np.ndarray | None = None
+    objective: Objective,
+    x: jax.Array,
+    y: jax.Array,
+    networks: list[Params],
+    activation: str,
+    t: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Straight-line barriers between every pair of ``networks`` (each ONE network's params).
 
@@ -85,7 +92,9 @@ def barrier_matrix(
     """
     t = path_t() if t is None else t
     k = len(networks)
-    out = {name: np.zeros((k, k)) for name in ("barrier_linear", "barrier_aligned", "distance_linear", "distance_aligned")}
+    out = {
+        name: np.zeros((k, k)) for name in ("barrier_linear", "barrier_aligned", "distance_linear", "distance_aligned")
+    }
     out["profile_linear"] = np.zeros((k, k, len(t)))
     out["profile_aligned"] = np.zeros((k, k, len(t)))
     ends: dict[tuple[int, int], Params] = {}
@@ -94,13 +103,19 @@ def barrier_matrix(
         out["profile_linear"][i, i] = out["profile_aligned"][i, i] = own
         for j in range(i + 1, k):
             pair = pair_profiles(objective, x, y, networks[i], networks[j], activation, t)
-            for name, value in (("barrier_linear", pair.barrier_linear), ("barrier_aligned", pair.barrier_aligned),
-                                ("distance_linear", pair.distance_before), ("distance_aligned", pair.distance_after)):
+            for name, value in (
+                ("barrier_linear", pair.barrier_linear),
+                ("barrier_aligned", pair.barrier_aligned),
+                ("distance_linear", pair.distance_before),
+                ("distance_aligned", pair.distance_after),
+            ):
                 out[name][i, j] = out[name][j, i] = value
             out["profile_linear"][i, j], out["profile_linear"][j, i] = pair.linear, pair.linear[::-1]
             out["profile_aligned"][i, j], out["profile_aligned"][j, i] = pair.aligned, pair.aligned[::-1]
             ends[(i, j)] = pair.aligned_end
-    out["barrier_straight"], out["straight_is_aligned"] = lower_straight_barrier(out["barrier_linear"], out["barrier_aligned"])
+    out["barrier_straight"], out["straight_is_aligned"] = lower_straight_barrier(
+        out["barrier_linear"], out["barrier_aligned"]
+    )
     out["aligned_ends"] = ends
     return out
 
@@ -119,10 +134,14 @@ def lower_straight_barrier(barrier_linear: np.ndarray, barrier_aligned: np.ndarr
 
 def bezier_point(start: Params, control: Params, end: Params, t: jax.Array) -> Params:
     """``(1 - t)^2 start + 2 t (1 - t) control + t^2 end`` for a scalar ``t``."""
-    return jax.tree_util.tree_map(lambda a, c, b: (1 - t) ** 2 * a + 2 * t * (1 - t) * c + t**2 * b, start, control, end)
+    return jax.tree_util.tree_map(
+        lambda a, c, b: (1 - t) ** 2 * a + 2 * t * (1 - t) * c + t**2 * b, start, control, end
+    )
 
 
-def bezier_losses(objective: Objective, x: jax.Array, y: jax.Array, start: Params, control: Params, end: Params, t: jax.Array) -> jax.Array:
+def bezier_losses(
+    objective: Objective, x: jax.Array, y: jax.Array, start: Params, control: Params, end: Params, t: jax.Array
+) -> jax.Array:
     """``(n_t,)`` loss along the curve at the given ``t`` (vmapped)."""
     return jax.vmap(lambda s: objective(bezier_point(start, control, end, s), x, y))(t)
 

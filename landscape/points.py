@@ -71,7 +71,9 @@ def type_names_of(run: Run) -> np.ndarray | None:
 def type_representatives_of(run: Run) -> dict[str, int]:
     """Type name -> its representative network; a one-line error when the run is not classified."""
     if not run.has("types"):
-        raise RunFileError(f"{run.path}: no 'types' group; run `landscape classify {run.path}` first or name networks by index")
+        raise RunFileError(
+            f"{run.path}: no 'types' group; run `landscape classify {run.path}` first or name networks by index"
+        )
     from .solutions import type_representatives
 
     return {str(k): int(v) for k, v in type_representatives(run).items()}
@@ -85,7 +87,9 @@ def cluster_representative(run: Run, cluster: int) -> int:
     if 0 <= cluster < medoids.size:
         return int(medoids[cluster])
     if "assignment" not in clusters:
-        raise RunFileError(f"{run.path}: no cluster labels (types/clusters); run `landscape classify {run.path}` first or name networks by index")
+        raise RunFileError(
+            f"{run.path}: no cluster labels (types/clusters); run `landscape classify {run.path}` first or name networks by index"
+        )
     members = np.flatnonzero(np.asarray(clusters["assignment"]) == cluster)
     if members.size == 0:
         raise ConfigError(f"cluster {cluster}: no network belongs to it")
@@ -106,7 +110,9 @@ def resolve_point(run: Run, spec: str, type_names: np.ndarray | None = None) -> 
     else:
         representatives = type_representatives_of(run)
         if body not in representatives:
-            raise ConfigError(f"point {spec!r}: not a network index or a type in this run ({', '.join(representatives)})")
+            raise ConfigError(
+                f"point {spec!r}: not a network index or a type in this run ({', '.join(representatives)})"
+            )
         index = representatives[body]
     if not 0 <= index < run.n_inits:
         raise ConfigError(f"point {spec!r}: network index {index} outside 0..{run.n_inits - 1}")
@@ -120,4 +126,12 @@ def resolve_point(run: Run, spec: str, type_names: np.ndarray | None = None) -> 
     return Point(spec, label, index, stage, params)
 
 
-__all__ = ["Point", "RunContext", "cluster_representative", "resolve_point", "run_context", "type_names_of", "type_representatives_of"]
+__all__ = [
+    "Point",
+    "RunContext",
+    "cluster_representative",
+    "resolve_point",
+    "run_context",
+    "type_names_of",
+    "type_representatives_of",
+]

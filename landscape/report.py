@@ -199,12 +199,17 @@ def _table(header: list[str], rows: list[list[str]], caption: str = "") -> str:
     """An HTML table; cells are already-escaped HTML. Columns whose cells all look numeric are right-aligned."""
     width = len(header)
     numeric = [
-        i > 0 and bool(rows) and all(_NUMERIC.match(re.sub(r"<[^>]+>", "", row[i]).strip() or "&ndash;") for row in rows if i < len(row))
+        i > 0
+        and bool(rows)
+        and all(_NUMERIC.match(re.sub(r"<[^>]+>", "", row[i]).strip() or "&ndash;") for row in rows if i < len(row))
         for i in range(width)
     ]
     head = "".join(f'<th class="{"num" if numeric[i] else ""}">{h}</th>' for i, h in enumerate(header))
     body = "".join(
-        "<tr>" + "".join(f'<td class="{"num" if i < width and numeric[i] else ""}">{c}</td>' for i, c in enumerate(row)) + "</tr>" for row in rows
+        "<tr>"
+        + "".join(f'<td class="{"num" if i < width and numeric[i] else ""}">{c}</td>' for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
     )
     cap = f"<caption>{caption}</caption>" if caption else ""
     return f'<div class="tablewrap"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
@@ -348,7 +353,10 @@ def _training_section(run: Run) -> Section:
         2: "loss or parameters became NaN/inf",
         -1: "chunk not finished yet (interrupted run)",
     }
-    rows = [[_esc(STATUS_NAMES[c]), f"{k}", _pct(k / max(n, 1)), f"[{_pct(lo)}, {_pct(hi)}]", _esc(meaning[c])] for c, k, lo, hi in zip(codes, counts, low, high, strict=True)]
+    rows = [
+        [_esc(STATUS_NAMES[c]), f"{k}", _pct(k / max(n, 1)), f"[{_pct(lo)}, {_pct(hi)}]", _esc(meaning[c])]
+        for c, k, lo, hi in zip(codes, counts, low, high, strict=True)
+    ]
     body = ""
     if run.has("sweep/summary"):
         body += '<p class="muted">This is a sweep file: the training numbers below are those of cell 0, the base study; the Sweep section compares all cells.</p>'
@@ -363,7 +371,8 @@ def _training_section(run: Run) -> Section:
     steps = np.asarray(run.steps)
     done = status >= 0
     body += "<h3>Final loss quantiles</h3>" + _table(
-        ["networks", "n", "min", "5%", "25%", "median", "75%", "95%", "max"], q_rows,
+        ["networks", "n", "min", "5%", "25%", "median", "75%", "95%", "max"],
+        q_rows,
         caption="loss on the full data after training (non-finite losses left out)",
     )
     if done.any():
@@ -375,16 +384,36 @@ def _training_section(run: Run) -> Section:
     trajectory, traj_steps = run.trajectory, run.trajectory_steps
     labelled = _type_labels(run)
     figures = [
-        _figure(lambda: report_plots.status_figure([STATUS_NAMES[c] for c in codes], counts, low, high), "Share of networks per training status.", "statuses"),
-        _figure(lambda: report_plots.final_loss_figure(final_loss, status), "Final losses on a log scale, stacked by status.", "final losses"),
+        _figure(
+            lambda: report_plots.status_figure([STATUS_NAMES[c] for c in codes], counts, low, high),
+            "Share of networks per training status.",
+            "statuses",
+        ),
+        _figure(
+            lambda: report_plots.final_loss_figure(final_loss, status),
+            "Final losses on a log scale, stacked by status.",
+            "final losses",
+        ),
     ]
     if labelled is not None:
         from .plots import types as type_plots
 
         labels, names = labelled
-        figures.append(_figure(lambda: type_plots.loss_curves_figure(trajectory, traj_steps, labels, names), "Loss curves coloured by final solution type (thin: sample of networks; thick: median).", "loss curves"))
+        figures.append(
+            _figure(
+                lambda: type_plots.loss_curves_figure(trajectory, traj_steps, labels, names),
+                "Loss curves coloured by final solution type (thin: sample of networks; thick: median).",
+                "loss curves",
+            )
+        )
     else:
-        figures.append(_figure(lambda: report_plots.loss_curves_by_status(trajectory, traj_steps, status), "Loss curves by training status (classify the run to colour them by solution type).", "loss curves"))
+        figures.append(
+            _figure(
+                lambda: report_plots.loss_curves_by_status(trajectory, traj_steps, status),
+                "Loss curves by training status (classify the run to colour them by solution type).",
+                "loss curves",
+            )
+        )
     body += "<h3>Figures</h3>" + _grid(figures)
     seconds = run.attrs.get("wall_seconds")
     chunk_seconds = _read(run, "train/chunk_seconds")
@@ -401,14 +430,23 @@ def _training_section(run: Run) -> Section:
 
 def _types_section(run: Run) -> Section:
     if not run.has("types"):
-        return _not_run_section("types", "Solution types", "Solution types were not computed for this run.", f"landscape classify {_path_text(run)}",
-                                "It labels every network's minimum (pyramid / valley / dead ...) and stores the 'types' group.", "solution types")
+        return _not_run_section(
+            "types",
+            "Solution types",
+            "Solution types were not computed for this run.",
+            f"landscape classify {_path_text(run)}",
+            "It labels every network's minimum (pyramid / valley / dead ...) and stores the 'types' group.",
+            "solution types",
+        )
     section = Section("types", "Solution types")
     from .plots import types as type_plots
 
     summary_path = "types/summary"
     names = [str(t) for t in _read(run, f"{summary_path}/names")]
-    summary = {key: _read(run, f"{summary_path}/{key}") for key in ("count", "fraction", "ci_low", "ci_high", "loss_min", "loss_median", "loss_max", "representative")}
+    summary = {
+        key: _read(run, f"{summary_path}/{key}")
+        for key in ("count", "fraction", "ci_low", "ci_high", "loss_min", "loss_median", "loss_max", "representative")
+    }
     summary["names"] = np.array(names)
     confidence = _read(run, f"{summary_path}/confidence", 0.95)
     summary["confidence"] = float(confidence)
@@ -416,23 +454,36 @@ def _types_section(run: Run) -> Section:
     at_limit = _read(run, f"{summary_path}/max_steps")
     from matplotlib.colors import to_hex
 
-    colours = {name: to_hex(colour) for name, colour in type_plots.type_colours(names).items()}  # "tab:green" is not CSS
+    colours = {
+        name: to_hex(colour) for name, colour in type_plots.type_colours(names).items()
+    }  # "tab:green" is not CSS
     rows = []
     for i, name in enumerate(names):
         rep = int(summary["representative"][i])
-        rows.append([
-            f'<span class="swatch" style="background:{colours[name]}"></span>{_esc(name)}',
-            f"{int(summary['count'][i])}",
-            _pct(float(summary["fraction"][i])),
-            f"[{_pct(float(summary['ci_low'][i]))}, {_pct(float(summary['ci_high'][i]))}]",
-            f"{_fmt(summary['loss_min'][i])} / {_fmt(summary['loss_median'][i])} / {_fmt(summary['loss_max'][i])}",
-            "&ndash;" if rep < 0 else f"#{rep}",
-            "&ndash;" if at_limit is None else f"{int(at_limit[i])}",
-            _esc(causes[i]) if causes is not None else "",
-        ])
+        rows.append(
+            [
+                f'<span class="swatch" style="background:{colours[name]}"></span>{_esc(name)}',
+                f"{int(summary['count'][i])}",
+                _pct(float(summary["fraction"][i])),
+                f"[{_pct(float(summary['ci_low'][i]))}, {_pct(float(summary['ci_high'][i]))}]",
+                f"{_fmt(summary['loss_min'][i])} / {_fmt(summary['loss_median'][i])} / {_fmt(summary['loss_max'][i])}",
+                "&ndash;" if rep < 0 else f"#{rep}",
+                "&ndash;" if at_limit is None else f"{int(at_limit[i])}",
+                _esc(causes[i]) if causes is not None else "",
+            ]
+        )
     conf = f"{float(confidence):.0%}"
     body = _table(
-        ["type", "networks", "share", f"{conf} CI (Wilson)", "final loss min / median / max", "representative", "at step limit", "typical cause"],
+        [
+            "type",
+            "networks",
+            "share",
+            f"{conf} CI (Wilson)",
+            "final loss min / median / max",
+            "representative",
+            "at step limit",
+            "typical cause",
+        ],
         rows,
     )
     method = _read(run, "types:method")
@@ -443,19 +494,40 @@ def _types_section(run: Run) -> Section:
         body += f'<p class="muted">Rule-free clustering agrees with these types: adjusted Rand index {_fmt(ari)}, purity {_fmt(purity)}. {_esc(_read(run, "types:clusters_method", ""))}</p>'
 
     labels, _ = _type_labels(run)
-    figures = [_figure(lambda: type_plots.fractions_figure(summary), "Share of each type with its confidence interval.", "type fractions")]
+    figures = [
+        _figure(
+            lambda: type_plots.fractions_figure(summary),
+            "Share of each type with its confidence interval.",
+            "type fractions",
+        )
+    ]
     figures += _representative_figures(run, names, summary, labels)
     active = _read(run, "types/units/active_fraction")
     if active is not None:
-        figures.append(_figure(lambda: type_plots.active_fraction_figure(active, labels, names), "Per-unit active fractions by type; 0 is a dead unit.", "active fractions"))
+        figures.append(
+            _figure(
+                lambda: type_plots.active_fraction_figure(active, labels, names),
+                "Per-unit active fractions by type; 0 is a dead unit.",
+                "active fractions",
+            )
+        )
     contingency = _read(run, "types/clusters/contingency")
     if contingency is not None and ari is not None:
         cluster_names = _read(run, "types/clusters/type_names")
         cluster_names = [str(t) for t in cluster_names] if cluster_names is not None else names
-        figures.append(_figure(lambda: type_plots.clusters_figure(contingency, cluster_names, str(_read(run, "types:clusters_method", "")), float(ari)),
-                               "Rule-free clusters (rows) against the rule-based types (columns).", "clusters vs types"))
+        figures.append(
+            _figure(
+                lambda: type_plots.clusters_figure(
+                    contingency, cluster_names, str(_read(run, "types:clusters_method", "")), float(ari)
+                ),
+                "Rule-free clusters (rows) against the rule-based types (columns).",
+                "clusters vs types",
+            )
+        )
     section.body = body + "<h3>Figures</h3>" + _grid(figures)
-    section.timings.append(("solution types", _seconds(run, "types"), "" if _seconds(run, "types") is not None else "time not recorded"))
+    section.timings.append(
+        ("solution types", _seconds(run, "types"), "" if _seconds(run, "types") is not None else "time not recorded")
+    )
     return section
 
 
@@ -466,7 +538,9 @@ def _representative_figures(run: Run, names: list[str], summary: dict[str, Any],
     x = run.x
     category = _read(run, "types/units/category")
     if x.shape[1] != 2 or category is None:
-        return ['<p class="muted">Representative functions are drawn for two-input, one-hidden-layer networks only.</p>']
+        return [
+            '<p class="muted">Representative functions are drawn for two-input, one-hidden-layer networks only.</p>'
+        ]
     from .solutions import representative_panels
 
     active = _read(run, "types/units/active_fraction")
@@ -475,17 +549,34 @@ def _representative_figures(run: Run, names: list[str], summary: dict[str, Any],
     if not surfaces:
         return []
     return [
-        _figure(lambda: type_plots.contours_figure(surfaces, target), "The learned function of each type's representative (the network whose final loss is nearest the type's median), with each hidden unit's hyperplane.", "representative contours"),
-        _figure(lambda: type_plots.unit_weights_figure(weights), "Unit diagrams: each hidden unit's input weights as an arrow, with its offset, output weight, active fraction and role. Merged units show as parallel arrows, dead ones dashed.", "unit diagrams"),
-        _figure(lambda: type_plots.surfaces_figure(surfaces, target), "The same functions as 3D surfaces.", "representative surfaces"),
+        _figure(
+            lambda: type_plots.contours_figure(surfaces, target),
+            "The learned function of each type's representative (the network whose final loss is nearest the type's median), with each hidden unit's hyperplane.",
+            "representative contours",
+        ),
+        _figure(
+            lambda: type_plots.unit_weights_figure(weights),
+            "Unit diagrams: each hidden unit's input weights as an arrow, with its offset, output weight, active fraction and role. Merged units show as parallel arrows, dead ones dashed.",
+            "unit diagrams",
+        ),
+        _figure(
+            lambda: type_plots.surfaces_figure(surfaces, target),
+            "The same functions as 3D surfaces.",
+            "representative surfaces",
+        ),
     ]
 
 
 def _curvature_section(run: Run) -> Section:
     if not run.has("hessian"):
-        return _not_run_section("curvature", "Curvature", "Hessian spectra were not computed for this run.", f"landscape hessian {_path_text(run)}",
-                                "It stores eigenvalues of the loss Hessian at every final network (group 'hessian') and tells minima from saddles per type.",
-                                "curvature (Hessian)")
+        return _not_run_section(
+            "curvature",
+            "Curvature",
+            "Hessian spectra were not computed for this run.",
+            f"landscape hessian {_path_text(run)}",
+            "It stores eigenvalues of the loss Hessian at every final network (group 'hessian') and tells minima from saddles per type.",
+            "curvature (Hessian)",
+        )
     section = Section("curvature", "Curvature")
     from .plots import curvature as curvature_plots
 
@@ -496,25 +587,45 @@ def _curvature_section(run: Run) -> Section:
     if summary and labelled is not None:  # rows in the order of the types table, not by count
         rank = {name: i for i, name in enumerate(labelled[1])}
         order = sorted(range(len(summary["type"])), key=lambda i: rank.get(str(summary["type"][i]), len(rank)))
-        summary = {key: np.asarray(value)[order] if np.ndim(value) == 1 and len(value) == len(order) else value for key, value in summary.items()}
+        summary = {
+            key: np.asarray(value)[order] if np.ndim(value) == 1 and len(value) == len(order) else value
+            for key, value in summary.items()
+        }
     body = ""
     if summary:
         types = [str(t) for t in summary["type"]]
         dense = "median_near_zero" in summary
         rows = []
         for i, name in enumerate(types):
-            row = [_esc(name), f"{int(summary['count'][i])}", f"{int(summary['n_saddle'][i])}",
-                   f"{_fmt(summary['max_eigenvalue_median'][i])} [{_fmt(summary['max_eigenvalue_q25'][i])}, {_fmt(summary['max_eigenvalue_q75'][i])}]",
-                   _fmt(summary["trace_median"][i]) if "trace_median" in summary else "&ndash;",
-                   _fmt(summary["min_eigenvalue_median"][i]) if "min_eigenvalue_median" in summary else "&ndash;",
-                   _fmt(summary["condition_number_median"][i]) if "condition_number_median" in summary else "&ndash;"]
+            row = [
+                _esc(name),
+                f"{int(summary['count'][i])}",
+                f"{int(summary['n_saddle'][i])}",
+                f"{_fmt(summary['max_eigenvalue_median'][i])} [{_fmt(summary['max_eigenvalue_q25'][i])}, {_fmt(summary['max_eigenvalue_q75'][i])}]",
+                _fmt(summary["trace_median"][i]) if "trace_median" in summary else "&ndash;",
+                _fmt(summary["min_eigenvalue_median"][i]) if "min_eigenvalue_median" in summary else "&ndash;",
+                _fmt(summary["condition_number_median"][i]) if "condition_number_median" in summary else "&ndash;",
+            ]
             if dense:
-                row += [f"{_fmt(summary['median_near_zero'][i])} / {_fmt(summary['median_zero_predicted'][i])}", _pct(float(summary["zero_match"][i]))]
+                row += [
+                    f"{_fmt(summary['median_near_zero'][i])} / {_fmt(summary['median_zero_predicted'][i])}",
+                    _pct(float(summary["zero_match"][i])),
+                ]
             rows.append(row)
-        header = ["type", "networks", "saddles", "&lambda;<sub>max</sub> median [IQR]", "trace median", "&lambda;<sub>min</sub> median", "condition median"]
+        header = [
+            "type",
+            "networks",
+            "saddles",
+            "&lambda;<sub>max</sub> median [IQR]",
+            "trace median",
+            "&lambda;<sub>min</sub> median",
+            "condition median",
+        ]
         if dense:
             header += ["zero eigenvalues observed / predicted by symmetry", "match"]
-        body += _table(header, rows, caption=f"Hessian of the training loss at the final networks ({_esc(method)}, float64)")
+        body += _table(
+            header, rows, caption=f"Hessian of the training loss at the final networks ({_esc(method)}, float64)"
+        )
     rule = _read(run, "hessian:tolerance_rule")
     if rule:
         body += f'<p class="muted">{_esc(rule)}; zero_rtol {_fmt(_read(run, "hessian:zero_rtol"))}, zero_atol {_fmt(_read(run, "hessian:zero_atol"))}.</p>'
@@ -522,7 +633,11 @@ def _curvature_section(run: Run) -> Section:
     labels = labelled[0] if labelled is not None else np.full(run.n_inits, "all")
     rep_types = _read(run, "hessian/representatives/type")
     rep_names = [str(t) for t in rep_types] if rep_types is not None else None
-    type_names = [t for t in labelled[1] if t in rep_names] + [t for t in rep_names if t not in labelled[1]] if labelled is not None and rep_names else rep_names
+    type_names = (
+        [t for t in labelled[1] if t in rep_names] + [t for t in rep_names if t not in labelled[1]]
+        if labelled is not None and rep_names
+        else rep_names
+    )
     tolerance = _read(run, "hessian/zero_tolerance")
     if method == "dense":
         eigenvalues = _read(run, "hessian/eigenvalues")
@@ -531,17 +646,38 @@ def _curvature_section(run: Run) -> Section:
         n_params = int(_read(run, "hessian:n_params", 0))
         overlap = max(0, 2 * top.shape[1] - n_params)
         eigenvalues = np.concatenate([bottom, top[:, ::-1][:, overlap:]], axis=1)
-    max_eig, trace, saddle = _read(run, "hessian/max_eigenvalue"), _read(run, "hessian/trace"), _read(run, "hessian/is_saddle")
+    max_eig, trace, saddle = (
+        _read(run, "hessian/max_eigenvalue"),
+        _read(run, "hessian/trace"),
+        _read(run, "hessian/is_saddle"),
+    )
     figures = [
-        _figure(lambda: curvature_plots.spectra_by_type(eigenvalues, labels, tolerance, type_names), "Hessian spectra by type: |eigenvalue| by rank; red crosses are negative (saddles), grey ones within the zero tolerance.", "spectra by type"),
-        _figure(lambda: curvature_plots.top_eigenvalue_by_type(max_eig, trace, labels, type_names, saddle), "Largest eigenvalue and trace per network, by type (bar: median).", "top eigenvalue by type"),
+        _figure(
+            lambda: curvature_plots.spectra_by_type(eigenvalues, labels, tolerance, type_names),
+            "Hessian spectra by type: |eigenvalue| by rank; red crosses are negative (saddles), grey ones within the zero tolerance.",
+            "spectra by type",
+        ),
+        _figure(
+            lambda: curvature_plots.top_eigenvalue_by_type(max_eig, trace, labels, type_names, saddle),
+            "Largest eigenvalue and trace per network, by type (bar: median).",
+            "top eigenvalue by type",
+        ),
     ]
     if run.has("hessian/density/grid"):
         grid, slq = _read(run, "hessian/density/grid"), _read(run, "hessian/density/slq")
         exact, rep_values = _read(run, "hessian/density/exact"), _read(run, "hessian/representatives/eigenvalues")
         rep_index = _read(run, "hessian/representatives/index")
-        curve_names = [f"{t} (net {int(i)})" for t, i in zip(rep_names or [], rep_index if rep_index is not None else [], strict=False)]
-        figures.append(_figure(lambda: curvature_plots.spectral_density(grid, slq, exact, rep_values, curve_names), "Spectral density of each type's representative: stochastic Lanczos quadrature against exact eigenvalues.", "spectral density"))
+        curve_names = [
+            f"{t} (net {int(i)})"
+            for t, i in zip(rep_names or [], rep_index if rep_index is not None else [], strict=False)
+        ]
+        figures.append(
+            _figure(
+                lambda: curvature_plots.spectral_density(grid, slq, exact, rep_values, curve_names),
+                "Spectral density of each type's representative: stochastic Lanczos quadrature against exact eigenvalues.",
+                "spectral density",
+            )
+        )
     section.body = body + "<h3>Figures</h3>" + _grid(figures)
     section.timings.append(("curvature (Hessian)", _seconds(run, "hessian"), method))
     return section
@@ -554,18 +690,36 @@ def _geometry_section(run: Run) -> Section:
     if slices:
         parts.append("<h3>Slices</h3>" + _grid([_slice_figure(run, name) for name in slices]))
         for name in slices:
-            section.timings.append((name, _seconds(run, name), f"{_read(run, f'{name}:kind', '')} {_read(run, f'{name}:resolution', '')}&sup2; grid".strip()))
+            section.timings.append(
+                (
+                    name,
+                    _seconds(run, name),
+                    f"{_read(run, f'{name}:kind', '')} {_read(run, f'{name}:resolution', '')}&sup2; grid".strip(),
+                )
+            )
     else:
-        parts.append("<h3>Slices</h3>" + _not_run("No loss slices were computed.", f"landscape slice {_path_text(run)}",
-                                                  "It evaluates the loss over the plane through three minima (default: the pyramid, valley and dead representatives)."))
+        parts.append(
+            "<h3>Slices</h3>"
+            + _not_run(
+                "No loss slices were computed.",
+                f"landscape slice {_path_text(run)}",
+                "It evaluates the loss over the plane through three minima (default: the pyramid, valley and dead representatives).",
+            )
+        )
         section.timings.append(("slices", None, "not run"))
     if paths:
         for name in paths:
             parts.append(_paths_block(run, name))
             section.timings.append((name, _seconds(run, name), f"{_read(run, f'{name}:bezier_steps', 0)} Bezier steps"))
     else:
-        parts.append("<h3>Barriers</h3>" + _not_run("No paths between minima were computed.", f"landscape paths {_path_text(run)}",
-                                                    "It measures loss barriers along straight lines (before and after aligning units) and trained Bezier curves."))
+        parts.append(
+            "<h3>Barriers</h3>"
+            + _not_run(
+                "No paths between minima were computed.",
+                f"landscape paths {_path_text(run)}",
+                "It measures loss barriers along straight lines (before and after aligning units) and trained Bezier curves.",
+            )
+        )
         section.timings.append(("paths", None, "not run"))
     section.ran = bool(slices or paths)
     section.body = "".join(parts)
@@ -575,24 +729,59 @@ def _geometry_section(run: Run) -> Section:
 def _map_section(run: Run) -> Section:
     """The disconnectivity graph and barrier matrices of ``/landscape_map`` (``landscape map``)."""
     if not run.has("landscape_map/minima"):
-        return _not_run_section("map", "Map between minima", "No transition states or disconnectivity graph were computed.",
-                                f"landscape map {_path_text(run)}", "It finds minimum-energy paths and transition states between "
-                                "minima and draws which minima are joined below which loss.", "map (transition states)")
+        return _not_run_section(
+            "map",
+            "Map between minima",
+            "No transition states or disconnectivity graph were computed.",
+            f"landscape map {_path_text(run)}",
+            "It finds minimum-energy paths and transition states between "
+            "minima and draws which minima are joined below which loss.",
+            "map (transition states)",
+        )
     from .plots.disconnectivity import barrier_panels, map_disconnectivity
 
     arrays = run.group("landscape_map")
     labels = [str(v) for v in arrays["points"]["labels"]]
     ts = arrays["transition_states"]
-    rows = [[f"{t}", _fmt(ts["loss"][t], 5), _fmt(ts["grad_norm"][t], 2), f"{int(ts['index'][t])}", _fmt(ts["negative_eigenvalue"][t]),
-             f"{int(ts['minima'][t][0])}&ndash;{int(ts['minima'][t][1])}", _esc(f"{ts['type'][t]}: {ts['cause'][t]}")] for t in range(len(ts["loss"]))]
-    body = _table(["#", "loss", "|grad|", "index", "negative eigenvalue", "joins minima", "what the saddle network computes"], rows,
-                  caption="verified transition states: gradient below the tolerance, one negative eigenvalue outside the symmetry null space")
-    body += _grid([
-        _figure(lambda: map_disconnectivity(arrays, run.name), "Disconnectivity graph: minima at their loss, joined at the lowest connection between them.", "disconnectivity graph"),
-        _figure(lambda: barrier_panels(arrays["barriers"], labels, "loss barriers between the mapped points"), "Barriers: straight line (lower of unaligned and aligned), Bezier curve, relaxed band, its transition state.", "map barriers"),
-    ])
+    rows = [
+        [
+            f"{t}",
+            _fmt(ts["loss"][t], 5),
+            _fmt(ts["grad_norm"][t], 2),
+            f"{int(ts['index'][t])}",
+            _fmt(ts["negative_eigenvalue"][t]),
+            f"{int(ts['minima'][t][0])}&ndash;{int(ts['minima'][t][1])}",
+            _esc(f"{ts['type'][t]}: {ts['cause'][t]}"),
+        ]
+        for t in range(len(ts["loss"]))
+    ]
+    body = _table(
+        ["#", "loss", "|grad|", "index", "negative eigenvalue", "joins minima", "what the saddle network computes"],
+        rows,
+        caption="verified transition states: gradient below the tolerance, one negative eigenvalue outside the symmetry null space",
+    )
+    body += _grid(
+        [
+            _figure(
+                lambda: map_disconnectivity(arrays, run.name),
+                "Disconnectivity graph: minima at their loss, joined at the lowest connection between them.",
+                "disconnectivity graph",
+            ),
+            _figure(
+                lambda: barrier_panels(arrays["barriers"], labels, "loss barriers between the mapped points"),
+                "Barriers: straight line (lower of unaligned and aligned), Bezier curve, relaxed band, its transition state.",
+                "map barriers",
+            ),
+        ]
+    )
     section = Section("map", "Map between minima", body)
-    section.timings.append(("map (transition states)", _seconds(run, "landscape_map"), f"{len(labels)} points, {len(ts['loss'])} transition states"))
+    section.timings.append(
+        (
+            "map (transition states)",
+            _seconds(run, "landscape_map"),
+            f"{len(labels)} points, {len(ts['loss'])} transition states",
+        )
+    )
     return section
 
 
@@ -605,15 +794,20 @@ def _slice_figure(run: Run, name: str) -> str:
         labels = [str(t) for t in _read(run, f"{name}/point_labels")]
         own = _read(run, f"{name}/point_loss")
         kind = str(_read(run, f"{name}:kind", ""))
-        axes = (("alpha (filter-normalised direction 1)", "beta (filter-normalised direction 2)") if kind == "random"
-                else ("u: towards point 2 (parameter distance)", "v: in-plane, orthogonal to u"))
+        axes = (
+            ("alpha (filter-normalised direction 1)", "beta (filter-normalised direction 2)")
+            if kind == "random"
+            else ("u: towards point 2 (parameter distance)", "v: in-plane, orthogonal to u")
+        )
         marked = [f"{label} ({value:.2g})" for label, value in zip(labels, own, strict=True)]
         aligned = " (aligned onto the first)" if bool(_read(run, f"{name}:aligned", False)) else ""
         title = f"{name.split('/', 1)[-1]}: {', '.join(labels)}{aligned}"
         return plot_slice_contour(alpha, beta, loss, coords, marked, title, axes)
 
     kind = _esc(_read(run, f"{name}:kind", ""))
-    return _figure(make, f"log10 loss over the slice <code>{_esc(name)}</code> ({kind}); points marked with their own loss.", name)
+    return _figure(
+        make, f"log10 loss over the slice <code>{_esc(name)}</code> ({kind}); points marked with their own loss.", name
+    )
 
 
 def _paths_block(run: Run, name: str) -> str:
@@ -631,8 +825,11 @@ def _paths_block(run: Run, name: str) -> str:
     for i, j in pairs:
         bez = _fmt(bezier_barrier[bezier_of[(i, j)]]) if (i, j) in bezier_of else "&ndash;"
         rows.append([_esc(f"{labels[i]} → {labels[j]}"), _fmt(linear[i, j]), _fmt(aligned[i, j]), bez])
-    table = _table(["pair", "straight line", "aligned straight line", "trained Bezier curve"], rows,
-                   caption="loss barrier: highest loss along the path minus the higher endpoint loss")
+    table = _table(
+        ["pair", "straight line", "aligned straight line", "trained Bezier curve"],
+        rows,
+        caption="loss barrier: highest loss along the path minus the higher endpoint loss",
+    )
 
     def profiles() -> Any:
         profile_linear, profile_aligned = _read(run, f"{name}/profile_linear"), _read(run, f"{name}/profile_aligned")
@@ -653,7 +850,11 @@ def _paths_block(run: Run, name: str) -> str:
         return plot_barrier_matrices(found, labels, f"loss barriers between minima ({name})")
 
     figures = [
-        _figure(matrices, "Barrier matrices: straight line, after aligning units, and along a trained Bezier curve.", f"{name} barriers"),
+        _figure(
+            matrices,
+            "Barrier matrices: straight line, after aligning units, and along a trained Bezier curve.",
+            f"{name} barriers",
+        ),
         _figure(profiles, "Loss along each path between the minima.", f"{name} profiles"),
     ]
     return f"<h3>Barriers: <code>{_esc(name)}</code></h3>" + table + _grid(figures)
@@ -662,7 +863,10 @@ def _paths_block(run: Run, name: str) -> str:
 def _basins_section(run: Run) -> Section:
     if not run.has("basins"):
         return _not_run_section(
-            "basins", "Basins of attraction", "This run file holds no basin map.", "landscape basins STUDY",
+            "basins",
+            "Basins of attraction",
+            "This run file holds no basin map.",
+            "landscape basins STUDY",
             "STUDY is a basins TOML (a study plus a [basins] table, e.g. runs/basins.toml); it trains a plane of inits "
             "around one network's init and stores the map under /basins of that study's run file. Report that file.",
         )
@@ -671,15 +875,40 @@ def _basins_section(run: Run) -> Section:
 
     keys = ("label", "final_loss", "coords_a", "coords_b", "fractions")
     group = {key: _read(run, f"basins/{key}") for key in keys}
-    for attr in ("label_names", "directions_kind", "units", "boundary_edge_fraction", "success_loss", "base_index", "grid", "trainer", "classifier"):
+    for attr in (
+        "label_names",
+        "directions_kind",
+        "units",
+        "boundary_edge_fraction",
+        "success_loss",
+        "base_index",
+        "grid",
+        "trainer",
+        "classifier",
+    ):
         group[attr] = _read(run, f"basins:{attr}")
     names = _json_attr(run, "basins:label_names", [])
-    rows = [[_esc(name), f"{int(round(float(f) * group['label'].size))}", _pct(float(f))] for name, f in zip(names, group["fractions"], strict=True)]
-    body = _table(["final type", "inits", "share of the plane"], rows,
-                  caption=f"{int(group['grid'])}&times;{int(group['grid'])} inits around network {int(group['base_index'])}'s init")
+    rows = [
+        [_esc(name), f"{int(round(float(f) * group['label'].size))}", _pct(float(f))]
+        for name, f in zip(names, group["fractions"], strict=True)
+    ]
+    body = _table(
+        ["final type", "inits", "share of the plane"],
+        rows,
+        caption=f"{int(group['grid'])}&times;{int(group['grid'])} inits around network {int(group['base_index'])}'s init",
+    )
     body += f'<p class="muted">boundary edges: {_fmt(group["boundary_edge_fraction"])} of neighbouring grid pairs change type; classifier: {_esc(group["classifier"])}.</p>'
-    body += _grid([_figure(lambda: basin_map_figure_from_group(group, f"{run.name}: basins around network {int(group['base_index'])}'s init"),
-                           "Which type each init of the plane trains into (left) and its final loss (right); the cross is the base init.", "basin map")])
+    body += _grid(
+        [
+            _figure(
+                lambda: basin_map_figure_from_group(
+                    group, f"{run.name}: basins around network {int(group['base_index'])}'s init"
+                ),
+                "Which type each init of the plane trains into (left) and its final loss (right); the cross is the base init.",
+                "basin map",
+            )
+        ]
+    )
     section.body = body
     section.timings.append(("basin map", _seconds(run, "basins"), f"{int(group['grid'])}&sup2; networks"))
     return section
@@ -688,7 +917,10 @@ def _basins_section(run: Run) -> Section:
 def _sweep_section(run: Run) -> Section:
     if not run.has("sweep/summary"):
         return _not_run_section(
-            "sweep", "Sweep", "This is not a sweep file.", "landscape sweep SWEEP",
+            "sweep",
+            "Sweep",
+            "This is not a sweep file.",
+            "landscape sweep SWEEP",
             "SWEEP is a sweep TOML (a study plus a [sweep] table of factors, e.g. runs/remedies.toml); it writes runs/<name>.h5, "
             "whose report shows the success table.",
         )
@@ -700,26 +932,50 @@ def _sweep_section(run: Run) -> Section:
     table = read_summary(run.path)
     rows = []
     for r in range(len(table["cell"])):
-        rows.append([f"{int(table['cell'][r])}", _esc(table["label"][r]), f"{int(table['successes'][r])} / {int(table['n'][r])}",
-                     _pct(float(table["fraction"][r])), f"[{_pct(float(table['ci_low'][r]))}, {_pct(float(table['ci_high'][r]))}]",
-                     _fmt(table["median_steps_to_success"][r]), _fmt(table["wall_seconds"][r]), _esc(table["trainer"][r])])
+        rows.append(
+            [
+                f"{int(table['cell'][r])}",
+                _esc(table["label"][r]),
+                f"{int(table['successes'][r])} / {int(table['n'][r])}",
+                _pct(float(table["fraction"][r])),
+                f"[{_pct(float(table['ci_low'][r]))}, {_pct(float(table['ci_high'][r]))}]",
+                _fmt(table["median_steps_to_success"][r]),
+                _fmt(table["wall_seconds"][r]),
+                _esc(table["trainer"][r]),
+            ]
+        )
     success = _esc(_read(run, "sweep/summary:success_definition", f"final MSE < {table['success_loss']:g}"))
-    body = _table(["cell", "setting", "successes", "share", "95% CI (Wilson)", "median steps to success", "seconds", "trainer"], rows,
-                  caption=f"{_esc(table['mode'])} sweep; success: {success}")
+    body = _table(
+        ["cell", "setting", "successes", "share", "95% CI (Wilson)", "median steps to success", "seconds", "trainer"],
+        rows,
+        caption=f"{_esc(table['mode'])} sweep; success: {success}",
+    )
     wilson = lambda k, n: tuple(float(v) for v in wilson_interval(k, n))  # noqa: E731
     figures = [
-        _figure(lambda: success_by_factor_figure(table, wilson, title=run.name), "Success share against each factor (bars: 95% Wilson intervals; red: the base study).", "success by factor"),
-        _figure(lambda: type_breakdown_figure(table, title=f"{run.name}: solution types of ReLU-family cells"), "Solution types of the ReLU-family cells.", "type breakdown"),
+        _figure(
+            lambda: success_by_factor_figure(table, wilson, title=run.name),
+            "Success share against each factor (bars: 95% Wilson intervals; red: the base study).",
+            "success by factor",
+        ),
+        _figure(
+            lambda: type_breakdown_figure(table, title=f"{run.name}: solution types of ReLU-family cells"),
+            "Solution types of the ReLU-family cells.",
+            "type breakdown",
+        ),
     ]
     section.body = body + _grid(figures)
-    section.timings.append(("sweep (all cells)", _seconds(run, "sweep/summary"), f"{len(table['cell'])} cells, compilation included"))
+    section.timings.append(
+        ("sweep (all cells)", _seconds(run, "sweep/summary"), f"{len(table['cell'])} cells, compilation included")
+    )
     return section
 
 
 def _config_section(run: Run) -> Section:
     toml = str(run.attrs.get("config_toml", ""))
     versions = _json_attr(run, "/:versions", {}) or {}
-    items = ", ".join(f"{_esc(k)} {_esc(v)}" for k, v in versions.items()) if isinstance(versions, dict) else _esc(versions)
+    items = (
+        ", ".join(f"{_esc(k)} {_esc(v)}" for k, v in versions.items()) if isinstance(versions, dict) else _esc(versions)
+    )
     body = (
         f"<p>Rerun this exact study with <code>landscape run STUDY.toml</code> after saving the text below.</p>"
         f'<details open><summary>study TOML</summary><pre class="toml">{_esc(toml)}</pre></details>'
@@ -817,11 +1073,19 @@ def _cards(run: Run) -> str:
         for t in names[:3]:
             count = int(np.sum(labels == t))
             low, high = wilson_interval(count, labels.size)
-            cards.append((f"{t} (95% CI {100 * float(low):.1f}-{100 * float(high):.1f}%)", _pct(count / max(labels.size, 1))))
+            cards.append(
+                (f"{t} (95% CI {100 * float(low):.1f}-{100 * float(high):.1f}%)", _pct(count / max(labels.size, 1)))
+            )
     seconds = run.attrs.get("wall_seconds")
     if seconds is not None:
         cards.append(("training time", _duration(float(seconds))))
-    return '<div class="cards">' + "".join(f'<div class="card"><div class="value">{v}</div><div class="label">{_esc(k)}</div></div>' for k, v in cards) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="value">{v}</div><div class="label">{_esc(k)}</div></div>' for k, v in cards
+        )
+        + "</div>"
+    )
 
 
 def _page(run: Run, sections: list[Section]) -> str:
@@ -829,8 +1093,10 @@ def _page(run: Run, sections: list[Section]) -> str:
     try:
         study = run.study
         description = study.description
-        recipe = (f"{attrs.get('model', 'MLP')} on {study.task.name} ({study.task.n_points} points); "
-                  f"{study.optimizer.name} lr {study.optimizer.learning_rate:g}, {study.train.steps} steps; seed {study.seed}")
+        recipe = (
+            f"{attrs.get('model', 'MLP')} on {study.task.name} ({study.task.n_points} points); "
+            f"{study.optimizer.name} lr {study.optimizer.learning_rate:g}, {study.train.steps} steps; seed {study.seed}"
+        )
     except Exception as err:  # noqa: BLE001
         description, recipe = "", f"study could not be read: {_one_line(err)}"
     state = "complete" if run.complete else f"INCOMPLETE ({int(run.chunk_done.sum())} of {run.chunk_done.size} chunks)"
@@ -858,7 +1124,7 @@ def _page(run: Run, sections: list[Section]) -> str:
 <h1>{_esc(run.name)}</h1>
 <p>{_esc(description)}</p>
 <p>{_esc(recipe)}</p>
-<p>run file <code>{_esc(run.path)}</code> &middot; {_esc(state)} &middot; created {_esc(attrs.get('created', '?'))}, finished {_esc(attrs.get('finished', '?'))} &middot; {_esc(attrs.get('backend', '?'))} ({_esc(attrs.get('devices', '?'))})</p>
+<p>run file <code>{_esc(run.path)}</code> &middot; {_esc(state)} &middot; created {_esc(attrs.get("created", "?"))}, finished {_esc(attrs.get("finished", "?"))} &middot; {_esc(attrs.get("backend", "?"))} ({_esc(attrs.get("devices", "?"))})</p>
 {cards}
 </div></header>
 <nav><div class="wrap">{nav}</div></nav>

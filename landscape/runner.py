@@ -131,12 +131,16 @@ def prepare(
         grad_tol=study.train.grad_tol,
         batch_size=study.train.batch_size,
         dropout=study.train.dropout,
-        record_steps=tuple(int(s) for s in record_schedule(steps, study.train.trajectory_points, study.train.trajectory_spacing)),
+        record_steps=tuple(
+            int(s) for s in record_schedule(steps, study.train.trajectory_points, study.train.trajectory_spacing)
+        ),
     )
     trainer, kind = None, "general"
     if fast:
         compiled_for = gpu_batch_trainer_for if jax.default_backend() == "gpu" else fast_batch_trainer_for
-        trainer = compiled_for(study, dataset.x.shape[1], dataset.out_dim, spec.record_steps, custom_model, loss_fn is not None)
+        trainer = compiled_for(
+            study, dataset.x.shape[1], dataset.out_dim, spec.record_steps, custom_model, loss_fn is not None
+        )
         kind = "general" if trainer is None else ("gpu_pallas" if compiled_for is gpu_batch_trainer_for else "fast_mlp")
     trainer = trainer or make_batch_trainer(model, spec, loss_fn)
     n_devices = len(jax.local_devices()) if shard else 1
@@ -176,7 +180,9 @@ def chunk_bytes_per_network(study: Study, out_dim: int, trainer_kind: str = "gen
     return itemsize * (6 * points * width + study.train.steps + 64)
 
 
-def auto_chunk_size(study: Study, out_dim: int, n_devices: int = 1, trainer_kind: str = "general", memory_bytes: int | None = None) -> int:
+def auto_chunk_size(
+    study: Study, out_dim: int, n_devices: int = 1, trainer_kind: str = "general", memory_bytes: int | None = None
+) -> int:
     """Networks per chunk, a multiple of the device count, sized by the memory the device reports.
 
     When the device reports its free memory (:func:`device_memory_bytes`, or ``memory_bytes``
@@ -219,7 +225,11 @@ class _PlainProgress:
         now = time.perf_counter()
         if now - self.last >= self.every or self.done >= self.total:
             self.last = now
-            print(f"{self.desc}: {self.done}/{self.total} networks trained ({100 * self.done / max(self.total, 1):.0f}%), {now - self.started:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"{self.desc}: {self.done}/{self.total} networks trained ({100 * self.done / max(self.total, 1):.0f}%), {now - self.started:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
         pass
@@ -276,7 +286,9 @@ def run_study(
         except RunFileError as err:
             raise StudyError(str(err)) from None
         if study is not None and study.to_json() != stored.to_json():
-            raise StudyError(f"{out}: holds a different study than the one given; resume without a study file, or choose another --out")
+            raise StudyError(
+                f"{out}: holds a different study than the one given; resume without a study file, or choose another --out"
+            )
         study = stored
     else:
         study = study or Study()
@@ -303,7 +315,12 @@ def _create(out: Path, prepared: Prepared, chunk_size: int) -> None:
     with x64_scope(study):
         shapes = jax.eval_shape(prepared.model.init, jax.random.PRNGKey(0))
     param_shapes = {name: (leaf.shape, np.dtype(leaf.dtype)) for name, leaf in _flat_shapes(shapes).items()}
-    metadata = {**_device_metadata(), "model": prepared.model.name, "trainer": prepared.trainer_kind, "n_devices": prepared.n_devices}
+    metadata = {
+        **_device_metadata(),
+        "model": prepared.model.name,
+        "trainer": prepared.trainer_kind,
+        "n_devices": prepared.n_devices,
+    }
     metadata["x64"] = bool(metadata["x64"] or study.train.dtype == "float64")  # scoped x64 (x64_scope) counts
     try:
         create_run_file(
@@ -340,12 +357,16 @@ def train_networks(prepared: Prepared, indices: np.ndarray, pad_to: int | None =
     """
     count = len(indices)
     target = max(pad_to or count, count)
-    target = -(-target // prepared.n_devices) * prepared.n_devices  # the sharded trainer needs a multiple of the device count
+    target = (
+        -(-target // prepared.n_devices) * prepared.n_devices
+    )  # the sharded trainer needs a multiple of the device count
     padded = indices if target <= count else np.concatenate([indices, np.full(target - count, indices[-1])])
     keys = network_keys(prepared.study.seed, padded)
     init = prepared.batch_init(keys)
     dtype = np.dtype(prepared.dtype)  # NumPy arrays: a float64 study's trainer converts them inside its x64 scope
-    result = prepared.batch_trainer(init, keys, np.asarray(prepared.dataset.x, dtype), np.asarray(prepared.dataset.y, dtype))
+    result = prepared.batch_trainer(
+        init, keys, np.asarray(prepared.dataset.x, dtype), np.asarray(prepared.dataset.y, dtype)
+    )
     cut = lambda tree: jax.tree.map(lambda leaf: np.asarray(leaf)[:count], tree)  # noqa: E731
     return cut(init), cut(result)
 
@@ -362,7 +383,11 @@ def _train_chunks(
     study = prepared.study
     n = study.n_inits
     todo = [c for c in range(len(chunk_done)) if not chunk_done[c]]
-    finished_before = sum(chunk_bounds(n, chunk_size, c)[1] - chunk_bounds(n, chunk_size, c)[0] for c in range(len(chunk_done)) if chunk_done[c])
+    finished_before = sum(
+        chunk_bounds(n, chunk_size, c)[1] - chunk_bounds(n, chunk_size, c)[0]
+        for c in range(len(chunk_done))
+        if chunk_done[c]
+    )
     if finished_before:
         say(f"resuming {out}: {len(chunk_done) - len(todo)} of {len(chunk_done)} chunks already done")
     bar = _progress(n, finished_before, quiet, study.name)
@@ -383,7 +408,10 @@ def _train_chunks(
                 start,
                 flatten_params(init),
                 flatten_params(result.final_params),
-                {name: np.asarray(getattr(result, name)) for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")},
+                {
+                    name: np.asarray(getattr(result, name))
+                    for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")
+                },
                 seconds,
             )
             trained += stop - start
@@ -413,7 +441,11 @@ def summarize(run: Run, success_loss: float = 1e-2) -> dict[str, Any]:
     status = run.status
     loss = run.final_loss
     finite = np.isfinite(loss) & (status >= 0)
-    quantiles = {f"q{int(q * 100):02d}": float(np.quantile(loss[finite], q)) for q in (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)} if finite.any() else {}
+    quantiles = (
+        {f"q{int(q * 100):02d}": float(np.quantile(loss[finite], q)) for q in (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)}
+        if finite.any()
+        else {}
+    )
     return {
         "n_inits": int(status.size),
         "status_counts": {s.name.lower(): int(np.sum(status == s)) for s in Status},

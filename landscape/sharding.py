@@ -81,8 +81,19 @@ def run_process_share(
         start, stop = chunk_bounds(n, chunk_size, chunk)
         t0 = time.perf_counter()
         init, result = train_networks(prepared, np.arange(start, stop), pad_to=chunk_size)
-        results = {name: np.asarray(getattr(result, name)) for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")}
-        write_chunk(out, chunk, start, flatten_params(init), flatten_params(result.final_params), results, time.perf_counter() - t0)
+        results = {
+            name: np.asarray(getattr(result, name))
+            for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")
+        }
+        write_chunk(
+            out,
+            chunk,
+            start,
+            flatten_params(init),
+            flatten_params(result.final_params),
+            results,
+            time.perf_counter() - t0,
+        )
     return out
 
 
@@ -113,9 +124,18 @@ def merge_run_files(parts: Sequence[str | Path], out: str | Path) -> Path:
             for chunk in np.flatnonzero(run.chunk_done):
                 start, stop = chunk_bounds(run.n_inits, chunk_size, int(chunk))
                 index = slice(start, stop)
-                results = {name: run._train(name)[index] for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")}
+                results = {
+                    name: run._train(name)[index]
+                    for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")
+                }
                 write_chunk(
-                    out, int(chunk), start, flatten_params(run.params("init", index)), flatten_params(run.params("final", index)), results, float(seconds[chunk])
+                    out,
+                    int(chunk),
+                    start,
+                    flatten_params(run.params("init", index)),
+                    flatten_params(run.params("final", index)),
+                    results,
+                    float(seconds[chunk]),
                 )
     with Run(out) as merged:
         all_done = bool(np.all(merged.chunk_done))

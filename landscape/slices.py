@@ -126,7 +126,9 @@ def plane_grid(
     return losses.reshape(betas.shape[0], alphas.shape[0])
 
 
-def line_losses(objective: Objective, x: jax.Array, y: jax.Array, start: Params, end: Params, t: jax.Array) -> jax.Array:
+def line_losses(
+    objective: Objective, x: jax.Array, y: jax.Array, start: Params, end: Params, t: jax.Array
+) -> jax.Array:
     """``(n_t,)`` loss at ``(1 - t) * start + t * end`` (``t`` in [0, 1] spans the segment).
 
     Evaluated as the plane point ``start + (-t) * start + t * end``, which is exactly ``start``
@@ -233,7 +235,9 @@ def random_direction(key: jax.Array, like: Params) -> Params:
     """A standard normal pytree shaped like ``like``."""
     leaves, treedef = jax.tree_util.tree_flatten(like)
     keys = jax.random.split(key, len(leaves))
-    return jax.tree_util.tree_unflatten(treedef, [jax.random.normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in zip(keys, leaves)])
+    return jax.tree_util.tree_unflatten(
+        treedef, [jax.random.normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in zip(keys, leaves)]
+    )
 
 
 def random_plane(key: jax.Array, center: Params, bias_mode: str = "with_unit", filter_normalised: bool = True) -> Plane:
@@ -256,11 +260,16 @@ def axes_cosine(plane: Plane) -> float:
     return float(tree_dot(plane.axis_u, plane.axis_v) / (tree_norm(plane.axis_u) * tree_norm(plane.axis_v)))
 
 
-def grid_around(point_coords: np.ndarray, resolution: int = DEFAULT_RESOLUTION, margin: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+def grid_around(
+    point_coords: np.ndarray, resolution: int = DEFAULT_RESOLUTION, margin: float = 0.3
+) -> tuple[np.ndarray, np.ndarray]:
     """Equal-aspect ``alphas, betas`` covering the points' bounding box plus ``margin`` of its size."""
     lo, hi = point_coords.min(axis=0), point_coords.max(axis=0)
     size = float(max(hi - lo))
     size = size if size > 0 else 1.0
     center = (lo + hi) / 2
     half = size * (0.5 + margin)
-    return (np.linspace(center[0] - half, center[0] + half, resolution), np.linspace(center[1] - half, center[1] + half, resolution))
+    return (
+        np.linspace(center[0] - half, center[0] + half, resolution),
+        np.linspace(center[1] - half, center[1] + half, resolution),
+    )

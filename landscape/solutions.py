@@ -185,7 +185,12 @@ def function_shape(
 
 
 def unit_diagnostics(
-    params: Params, x: jax.Array, activation: str = "relu", leaky_slope: float = 0.01, thresholds: Thresholds = Thresholds(), flat: jax.Array | bool = False
+    params: Params,
+    x: jax.Array,
+    activation: str = "relu",
+    leaky_slope: float = 0.01,
+    thresholds: Thresholds = Thresholds(),
+    flat: jax.Array | bool = False,
 ) -> dict[str, jax.Array]:
     """Per-unit diagnostics of one one-hidden-layer MLP on ``x: (n, d)`` (see module doc).
 
@@ -290,7 +295,9 @@ def shape_labels(
     k = np.asarray(n_significant)
     balance = np.asarray(slope_balance)
     two_sided = balance > thresholds.two_sided
-    generic = np.char.add(np.char.add(np.char.add("rank", rank.astype(str)), np.char.add("-k", k.astype(str))), f"of{width}")
+    generic = np.char.add(
+        np.char.add(np.char.add("rank", rank.astype(str)), np.char.add("-k", k.astype(str))), f"of{width}"
+    )
     labels = generic.astype(object)
     relu_like = activation in RELU_LIKE
     low = (k <= 1) | (rank == 0)
@@ -305,7 +312,9 @@ def shape_labels(
 
 
 def _is_one_hidden_layer(params: Params) -> bool:
-    return isinstance(params, (list, tuple)) and len(params) == 2 and all(isinstance(p, dict) and "w" in p for p in params)
+    return (
+        isinstance(params, (list, tuple)) and len(params) == 2 and all(isinstance(p, dict) and "w" in p for p in params)
+    )
 
 
 def classify_networks(
@@ -355,18 +364,28 @@ def classify_networks(
     batched = jax.jit(jax.vmap(one))
     parts: list[dict[str, np.ndarray]] = []
     for start in range(0, n, chunk_size):
-        chunk = jax.tree_util.tree_map(lambda leaf: np.nan_to_num(np.asarray(leaf[start : start + chunk_size])), final_params)
+        chunk = jax.tree_util.tree_map(
+            lambda leaf: np.nan_to_num(np.asarray(leaf[start : start + chunk_size])), final_params
+        )
         parts.append(jax.tree_util.tree_map(np.asarray, batched(chunk)))
     result = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
     in_dim = int(x.shape[1])
     width = int(result["active_fraction"].shape[1]) if one_layer else None
     shape = shape_labels(
-        result["gradient_rank"], result["slope_balance"], result.get("n_significant"), width, in_dim, activation, thresholds
+        result["gradient_rank"],
+        result["slope_balance"],
+        result.get("n_significant"),
+        width,
+        in_dim,
+        activation,
+        thresholds,
     )
     status = np.asarray(status)
     label = shape.copy()
-    moving = np.ones(n, bool) if recent_loss_drop is None else ~(np.asarray(recent_loss_drop) <= thresholds.still_improving)
+    moving = (
+        np.ones(n, bool) if recent_loss_drop is None else ~(np.asarray(recent_loss_drop) <= thresholds.still_improving)
+    )
     for code, name in STATUS_LABELS.items():
         label[(status == code) & (moving if code == MAX_STEPS else True)] = name
     label[~np.isfinite(np.asarray(final_loss))] = "diverged"
@@ -376,13 +395,21 @@ def classify_networks(
         result["cause"] = np.array(
             [
                 f"k={k} of {width}; dead {dd}, negligible {ng}, merged {mg}"
-                for k, dd, ng, mg in zip(result["n_significant"], result["n_dead"], result["n_negligible"], result["n_merged"])
+                for k, dd, ng, mg in zip(
+                    result["n_significant"], result["n_dead"], result["n_negligible"], result["n_merged"]
+                )
             ]
         )
     return result
 
 
-def recent_loss_drop(trajectory: np.ndarray, trajectory_steps: np.ndarray, final_loss: np.ndarray, total_steps: int, fraction: float = 0.2) -> np.ndarray:
+def recent_loss_drop(
+    trajectory: np.ndarray,
+    trajectory_steps: np.ndarray,
+    final_loss: np.ndarray,
+    total_steps: int,
+    fraction: float = 0.2,
+) -> np.ndarray:
     """``(n,)`` relative loss decrease over the last ``fraction`` of training.
 
     ``(loss at the last recorded step <= (1 - fraction) * total_steps - final_loss) / final_loss``,
@@ -518,7 +545,17 @@ def types_group_arrays(analysis: dict[str, Any], thresholds: Thresholds = Thresh
         for key in ("n_significant", "n_dead", "n_negligible", "n_merged", "n_linear"):
             arrays[key] = result[key].astype(np.int8)
         arrays["units"] = {
-            key: result[key] for key in ("active_fraction", "significance", "direction", "offset", "amplitude", "group", "category", "order")
+            key: result[key]
+            for key in (
+                "active_fraction",
+                "significance",
+                "direction",
+                "offset",
+                "amplitude",
+                "group",
+                "category",
+                "order",
+            )
         }
     attrs = {
         "label_names": all_names,
@@ -630,13 +667,22 @@ def classify_run(
     return out
 
 
-def function_on_grid(params: Params, activation: str = "relu", leaky_slope: float = 0.01, low: float = -1.0, high: float = 1.0, resolution: int = 61) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def function_on_grid(
+    params: Params,
+    activation: str = "relu",
+    leaky_slope: float = 0.01,
+    low: float = -1.0,
+    high: float = 1.0,
+    resolution: int = 61,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One 2-input MLP's first output on a square grid: ``(g0, g1, f)``, each ``(res, res)``."""
     axis = np.linspace(low, high, resolution)
     g0, g1 = np.meshgrid(axis, axis)
     points = np.stack([g0.ravel(), g1.ravel()], axis=1)
     act = activation_function(activation, leaky_slope)
-    values = np.asarray(mlp_apply(jax.tree_util.tree_map(jnp.asarray, params), jnp.asarray(points), act, scalar_output=False))
+    values = np.asarray(
+        mlp_apply(jax.tree_util.tree_map(jnp.asarray, params), jnp.asarray(points), act, scalar_output=False)
+    )
     return g0, g1, values[:, 0].reshape(g0.shape)
 
 
@@ -670,7 +716,9 @@ def representative_panels(
     low, high = float(np.min(x)), float(np.max(x))
     g0, g1 = np.meshgrid(np.linspace(low, high, resolution), np.linspace(low, high, resolution))
     target_values = np.asarray(target_function(study.task)(np.stack([g0.ravel(), g1.ravel()], axis=1)))
-    first_output = target_values.reshape(-1, *g0.shape)[0] if target_values.size != g0.size else target_values.reshape(g0.shape)
+    first_output = (
+        target_values.reshape(-1, *g0.shape)[0] if target_values.size != g0.size else target_values.reshape(g0.shape)
+    )
     target = {"title": f"target: {study.task.name}", "g0": g0, "g1": g1, "f": first_output}
     loss = run.final_loss
     surfaces, weights = [], []
@@ -684,6 +732,25 @@ def representative_panels(
         w = np.asarray(params[0]["w"])
         b = np.asarray(params[0]["b"]) if "b" in params[0] else np.zeros(w.shape[1])
         roles = [UNIT_CATEGORIES[int(c)] for c in category[index]]
-        surfaces.append({"title": title, "g0": g0, "g1": g1, "f": values, "w": w, "b": b, "dead": np.array([r == "dead" for r in roles])})
-        weights.append({"title": title, "w": w, "b": b, "a": np.asarray(params[-1]["w"])[:, 0], "active_fraction": active_fraction[index], "category": roles})
+        surfaces.append(
+            {
+                "title": title,
+                "g0": g0,
+                "g1": g1,
+                "f": values,
+                "w": w,
+                "b": b,
+                "dead": np.array([r == "dead" for r in roles]),
+            }
+        )
+        weights.append(
+            {
+                "title": title,
+                "w": w,
+                "b": b,
+                "a": np.asarray(params[-1]["w"])[:, 0],
+                "active_fraction": active_fraction[index],
+                "category": roles,
+            }
+        )
     return target, surfaces, weights

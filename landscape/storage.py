@@ -365,11 +365,15 @@ def check_writable(path: str | Path, extra_bytes: int = 0) -> None:
     verify(path)
     folder = path.parent
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise RunFileError(f"{path}: its folder {folder} is not writable (analyses publish a new copy of the run file there)")
+        raise RunFileError(
+            f"{path}: its folder {folder} is not writable (analyses publish a new copy of the run file there)"
+        )
     need = path.stat().st_size + extra_bytes + (1 << 20)
     free = shutil.disk_usage(folder).free
     if free < need:
-        raise RunFileError(f"{path}: not enough free space in {folder} ({free / 1e6:.1f} MB free, {need / 1e6:.1f} MB needed to publish an analysis)")
+        raise RunFileError(
+            f"{path}: not enough free space in {folder} ({free / 1e6:.1f} MB free, {need / 1e6:.1f} MB needed to publish an analysis)"
+        )
 
 
 def verify(path: str | Path) -> None:
@@ -416,7 +420,9 @@ def _publish(path: Path, name: str, edit: Callable[[h5py.File], None], extra_byt
         need = path.stat().st_size + extra_bytes + (1 << 20)
         free = shutil.disk_usage(path.parent).free
         if free < need:
-            raise RunFileError(f"{path}: not enough free space in {path.parent} ({free / 1e6:.1f} MB free, {need / 1e6:.1f} MB needed); the run file is unchanged")
+            raise RunFileError(
+                f"{path}: not enough free space in {path.parent} ({free / 1e6:.1f} MB free, {need / 1e6:.1f} MB needed); the run file is unchanged"
+            )
         mode = os.stat(path).st_mode & 0o7777
         tmp: Path | None = None
         try:
@@ -440,7 +446,9 @@ def _publish(path: Path, name: str, edit: Callable[[h5py.File], None], extra_byt
             tmp = None
             _fsync_folder(path)
         except OSError as err:
-            raise RunFileError(f"{path}: could not publish '{name}' ({_os_reason(err)}); the run file is unchanged") from None
+            raise RunFileError(
+                f"{path}: could not publish '{name}' ({_os_reason(err)}); the run file is unchanged"
+            ) from None
         finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
@@ -516,13 +524,17 @@ class Run:
         try:
             attrs = self._file.attrs
             if attrs.get("format") != FORMAT:
-                raise RunFileError(f"{self.path}: an HDF5 file, but not a landscape run file (no format='{FORMAT}' attribute)")
+                raise RunFileError(
+                    f"{self.path}: an HDF5 file, but not a landscape run file (no format='{FORMAT}' attribute)"
+                )
             version = int(attrs.get("layout_version", -1))
             if version != LAYOUT_VERSION:
                 raise RunFileError(
                     f"{self.path}: run file layout version {version}; this landscape reads version {LAYOUT_VERSION}"
                 )
-            missing = [n for n in ("data/x", "data/y", "train/status", "init/params", "final/params") if n not in self._file]
+            missing = [
+                n for n in ("data/x", "data/y", "train/status", "init/params", "final/params") if n not in self._file
+            ]
             if missing:
                 raise RunFileError(f"{self.path}: damaged run file, missing {', '.join(missing)}")
         except RunFileError:
@@ -592,7 +604,9 @@ class Run:
         """Parameter pytree of ``stage`` ("init" or "final"), leading axis = networks ``index``."""
         group = self._file[f"{stage}/params"]
         flat: dict[str, np.ndarray] = {}
-        group.visititems(lambda name, item: flat.__setitem__(name, item[index]) if isinstance(item, h5py.Dataset) else None)
+        group.visititems(
+            lambda name, item: flat.__setitem__(name, item[index]) if isinstance(item, h5py.Dataset) else None
+        )
         return unflatten_params(flat)
 
     @property
@@ -657,8 +671,14 @@ def _describe(path: str | Path) -> str:
         lines = [f"{run.path}: landscape run '{run.name}' (layout version {attrs['layout_version']})"]
         done = run.chunk_done
         state = "complete" if run.complete else f"INCOMPLETE: {int(done.sum())} of {done.size} chunks finished"
-        lines.append(f"  state: {state}; resume with: landscape run --resume --out {run.path}" if not run.complete else f"  state: {state}")
-        lines.append(f"  created {attrs.get('created')}, backend {attrs.get('backend')}, devices {attrs.get('devices')}")
+        lines.append(
+            f"  state: {state}; resume with: landscape run --resume --out {run.path}"
+            if not run.complete
+            else f"  state: {state}"
+        )
+        lines.append(
+            f"  created {attrs.get('created')}, backend {attrs.get('backend')}, devices {attrs.get('devices')}"
+        )
         lines.append(f"  model: {attrs.get('model')}; n_inits {run.n_inits}, chunk size {attrs['chunk_size']}")
         study = run.study
         lines.append(
@@ -669,7 +689,9 @@ def _describe(path: str | Path) -> str:
         counts = ", ".join(f"{s.name.lower()} {int(np.sum(status == s))}" for s in Status)
         lines.append(f"  status: {counts}")
         if "wall_seconds" in attrs:
-            lines.append(f"  wall time {float(attrs['wall_seconds']):.1f} s, throughput {float(attrs.get('net_steps_per_second', 0)):.3g} network-steps/s")
+            lines.append(
+                f"  wall time {float(attrs['wall_seconds']):.1f} s, throughput {float(attrs.get('net_steps_per_second', 0)):.3g} network-steps/s"
+            )
         lines.append("  datasets:")
         for name, dataset in run.walk():
             lines.append(f"    /{name}  {dataset.shape} {dataset.dtype}")

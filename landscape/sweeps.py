@@ -141,7 +141,7 @@ def sweep_from_dict(data: dict[str, Any]) -> Sweep:
         raise ConfigError(f"sweep.success_loss: expected a positive number, got {success_loss!r}")
     factors = _flatten_factors(table)
     if not factors:
-        raise ConfigError("sweep: no factors; add e.g. model.activation = [\"relu\", \"elu\"] to [sweep]")
+        raise ConfigError('sweep: no factors; add e.g. model.activation = ["relu", "elu"] to [sweep]')
     for name, values in factors.items():
         for k, value in enumerate(values):
             try:
@@ -348,7 +348,10 @@ def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
         if r.labels is not None:
             counts[row] = type_counts(r.labels, type_names)
             still_moving[row] = int(np.sum(r.types == "unconverged"))
-    factor_base = {name: base_value(sweep.base, name, next((v for v in values if isinstance(v, dict)), None)) for name, values in sweep.config.factors.items()}
+    factor_base = {
+        name: base_value(sweep.base, name, next((v for v in values if isinstance(v, dict)), None))
+        for name, values in sweep.config.factors.items()
+    }
     return {
         "cell": np.array([r.cell.index for r in results], dtype=np.int64),
         "label": np.array([r.cell.label for r in results]),
@@ -362,7 +365,14 @@ def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
         "trainer": np.array([r.trainer for r in results]),
         "type_counts": counts,
         "still_moving": still_moving,
-        "median_final_loss": np.array([float(np.nanmedian(np.where(r.status == Status.DIVERGED, np.nan, r.final_loss))) if np.any(r.status != Status.DIVERGED) else float("nan") for r in results]),
+        "median_final_loss": np.array(
+            [
+                float(np.nanmedian(np.where(r.status == Status.DIVERGED, np.nan, r.final_loss)))
+                if np.any(r.status != Status.DIVERGED)
+                else float("nan")
+                for r in results
+            ]
+        ),
         "type_names": type_names,
         "settings": [r.cell.settings for r in results],
         "factors": dict(sweep.config.factors),
@@ -376,7 +386,20 @@ def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
 def format_table(table: dict[str, Any], markdown: bool = True) -> str:
     """The success table as Markdown (one row per cell)."""
     names = list(table["type_names"])
-    head = ["cell", "setting", "success", "fraction [95% CI]", "median final loss", "median steps to success", "wall s", "trainer"] + names + ["still moving"]
+    head = (
+        [
+            "cell",
+            "setting",
+            "success",
+            "fraction [95% CI]",
+            "median final loss",
+            "median steps to success",
+            "wall s",
+            "trainer",
+        ]
+        + names
+        + ["still moving"]
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for row in range(len(table["cell"])):
         median = table["median_steps_to_success"][row]
@@ -424,7 +447,9 @@ def run_sweep(
         raise StudyError(f"{out}: already exists; pass --resume to finish it or --overwrite to replace it")
     cells = expand_cells(sweep)
     finished = _finished_cells(out, cells, sweep.config.success_loss) if resume and out.exists() else {}
-    say(f"sweep '{sweep.name}': {len(cells)} cells ({sweep.config.mode}), {sweep.base.n_inits} networks each, success = final MSE < {sweep.config.success_loss:g}")
+    say(
+        f"sweep '{sweep.name}': {len(cells)} cells ({sweep.config.mode}), {sweep.base.n_inits} networks each, success = final MSE < {sweep.config.success_loss:g}"
+    )
     if finished:
         say(f"resuming {out}: {len(finished)} of {len(cells)} cells already done")
     results: list[CellResult] = []
@@ -438,7 +463,9 @@ def run_sweep(
             _write_root(out, result, overwrite)
         _write_cell(out, result)
         s = result.summary
-        say(f"  cell {cell.index:2d} {cell.label:40s} success {s.successes:4d}/{s.n} = {s.fraction:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]  {result.wall_seconds:.1f} s")
+        say(
+            f"  cell {cell.index:2d} {cell.label:40s} success {s.successes:4d}/{s.n} = {s.fraction:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]  {result.wall_seconds:.1f} s"
+        )
         results.append(result)
     table = summary_table(sweep, results)
     table["total_seconds"] = time.perf_counter() - t_start
@@ -460,8 +487,23 @@ def _write_root(out: Path, result: CellResult, overwrite: bool) -> None:
         out.unlink()
     init_flat = flatten_params(result.init_params)
     shapes = {name: (value.shape[1:], value.dtype) for name, value in init_flat.items()}
-    create_run_file(out, study, result.x, result.y, shapes, result.record_steps, study.n_inits, {**_device_metadata(), "model": "mlp", "sweep": True})
-    arrays = {"final_loss": result.final_loss, "grad_norm": result.grad_norm, "status": result.status, "steps": result.steps, "trajectory": result.trajectory}
+    create_run_file(
+        out,
+        study,
+        result.x,
+        result.y,
+        shapes,
+        result.record_steps,
+        study.n_inits,
+        {**_device_metadata(), "model": "mlp", "sweep": True},
+    )
+    arrays = {
+        "final_loss": result.final_loss,
+        "grad_norm": result.grad_norm,
+        "status": result.status,
+        "steps": result.steps,
+        "trajectory": result.trajectory,
+    }
     write_chunk(out, 0, 0, init_flat, flatten_params(result.final_params), arrays, result.wall_seconds)
     mark_complete(out, {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": result.wall_seconds})
 
@@ -488,7 +530,9 @@ def _finished_cells(out: Path, cells: list[Cell], success_loss: float) -> dict[i
         if not isinstance(group, dict) or "success" not in group:
             continue
         if str(group["config_json"]) != cell.study.to_json():
-            raise StudyError(f"{out}: cell {cell.index} ({cell.label}) was run with other settings; pass --overwrite to start the sweep again")
+            raise StudyError(
+                f"{out}: cell {cell.index} ({cell.label}) was run with other settings; pass --overwrite to start the sweep again"
+            )
         train, summary_types = group["train"], group.get("types")
         labels = types = None
         if isinstance(summary_types, dict):
@@ -509,7 +553,14 @@ def _finished_cells(out: Path, cells: list[Cell], success_loss: float) -> dict[i
             record_steps=train["trajectory_steps"],
             success=group["success"].astype(bool),
             steps_to_success=group["steps_to_success"],
-            summary=SuccessSummary(int(group["n"]), int(group["successes"]), float(group["fraction"]), float(group["ci_low"]), float(group["ci_high"]), float(group["median_steps_to_success"])),
+            summary=SuccessSummary(
+                int(group["n"]),
+                int(group["successes"]),
+                float(group["fraction"]),
+                float(group["ci_low"]),
+                float(group["ci_high"]),
+                float(group["median_steps_to_success"]),
+            ),
             wall_seconds=float(group["wall_seconds"]),
             labels=labels,
             types=types,
@@ -562,10 +613,31 @@ def _write_cell(out: Path, result: CellResult) -> None:
     write_group(out, f"sweep/cells/{result.cell.index}", arrays, attrs)
 
 
-
-
-SUMMARY_ARRAYS = ("cell", "label", "n", "successes", "fraction", "ci_low", "ci_high", "median_final_loss", "median_steps_to_success", "wall_seconds", "trainer", "type_counts", "still_moving")
-SUMMARY_ATTRS = ("type_names", "settings", "factors", "factor_base", "mode", "success_loss", "confidence", "total_seconds")
+SUMMARY_ARRAYS = (
+    "cell",
+    "label",
+    "n",
+    "successes",
+    "fraction",
+    "ci_low",
+    "ci_high",
+    "median_final_loss",
+    "median_steps_to_success",
+    "wall_seconds",
+    "trainer",
+    "type_counts",
+    "still_moving",
+)
+SUMMARY_ATTRS = (
+    "type_names",
+    "settings",
+    "factors",
+    "factor_base",
+    "mode",
+    "success_loss",
+    "confidence",
+    "total_seconds",
+)
 
 
 def _write_summary(out: Path, sweep: Sweep, table: dict[str, Any]) -> None:
@@ -589,7 +661,11 @@ def read_summary(path: str | Path) -> dict[str, Any]:
     table = {key: group[key] for key in SUMMARY_ARRAYS}
     for key in SUMMARY_ATTRS:
         value = group[key]
-        table[key] = json.loads(value) if isinstance(value, str) and key in ("type_names", "settings", "factors", "factor_base") else value
+        table[key] = (
+            json.loads(value)
+            if isinstance(value, str) and key in ("type_names", "settings", "factors", "factor_base")
+            else value
+        )
     for key in ("backend", "devices"):
         if key in group:
             table[key] = str(group[key])

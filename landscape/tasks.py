@@ -153,7 +153,9 @@ def make_dataset(config: TaskConfig, target: Target | None = None) -> Dataset:
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
-        raise ConfigError(f"task {label!r}: expected targets of shape ({x.shape[0]},) or ({x.shape[0]}, k), got {y.shape}")
+        raise ConfigError(
+            f"task {label!r}: expected targets of shape ({x.shape[0]},) or ({x.shape[0]}, k), got {y.shape}"
+        )
     bad = ~np.isfinite(y)
     if bad.any():
         rows = np.unique(np.nonzero(bad)[0])

@@ -117,7 +117,9 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
-def _minibatch(x: jax.Array, y: jax.Array, key: jax.Array, step: jax.Array, batch_size: int) -> tuple[jax.Array, jax.Array]:
+def _minibatch(
+    x: jax.Array, y: jax.Array, key: jax.Array, step: jax.Array, batch_size: int
+) -> tuple[jax.Array, jax.Array]:
     """The step's minibatch: a fresh permutation each epoch, remainder dropped."""
     n = x.shape[0]
     batches_per_epoch = n // batch_size

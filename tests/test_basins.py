@@ -82,13 +82,19 @@ def test_basin_map_origin_equals_training_that_init_alone():
     study = small_study(**{"n_inits": 4, "train.steps": 150, "task.n_points": 64})
     prepared = prepare(study)
     config = BasinsConfig(base_index=2, grid=3, directions=["random", "output_scale"], span=[0.5, 0.5])
-    result = basin_map(prepared, config, classify=lambda prep, res: np.where(np.asarray(res.final_loss) < 0.05, "pyramid", "valley"))
+    result = basin_map(
+        prepared, config, classify=lambda prep, res: np.where(np.asarray(res.final_loss) < 0.05, "pyramid", "valley")
+    )
     init_alone, alone = train_networks(prepared, np.array([2]))
-    for got, want in zip(jax.tree.leaves(jax.tree.map(lambda leaf: leaf[4], result.init_params)), jax.tree.leaves(init_alone)):
+    for got, want in zip(
+        jax.tree.leaves(jax.tree.map(lambda leaf: leaf[4], result.init_params)), jax.tree.leaves(init_alone)
+    ):
         np.testing.assert_array_equal(got, want[0])
     assert result.final_loss[1, 1] == pytest.approx(float(alone.final_loss[0]), rel=1e-5)
     assert result.status[1, 1] == alone.status[0]
-    for got, want in zip(jax.tree.leaves(jax.tree.map(lambda leaf: leaf[4], result.final_params)), jax.tree.leaves(alone.final_params)):
+    for got, want in zip(
+        jax.tree.leaves(jax.tree.map(lambda leaf: leaf[4], result.final_params)), jax.tree.leaves(alone.final_params)
+    ):
         np.testing.assert_allclose(got, want[0], rtol=1e-4, atol=1e-6)
     # other points are trained from other inits and with the base network's training key
     assert not np.allclose(result.final_loss, result.final_loss[1, 1])
@@ -178,7 +184,9 @@ def test_basins_command_end_to_end(tmp_path, capsys):
     from landscape.cli import main
 
     path = tmp_path / "basins.toml"
-    path.write_text('name = "tinyb"\nn_inits = 2\n[task]\nn_points = 32\n[train]\nsteps = 30\n[basins]\ngrid = 5\ndirections = ["rotate", "output_scale"]\nspan = [3.14159, 0.9]\n')
+    path.write_text(
+        'name = "tinyb"\nn_inits = 2\n[task]\nn_points = 32\n[train]\nsteps = 30\n[basins]\ngrid = 5\ndirections = ["rotate", "output_scale"]\nspan = [3.14159, 0.9]\n'
+    )
     out, figures = tmp_path / "tinyb.h5", tmp_path / "figs"
     assert main(["basins", str(path), "--out", str(out), "--figures", str(figures), "--quiet"]) == 0
     printed = capsys.readouterr().out

@@ -14,7 +14,9 @@ from landscape.cli import main
 def test_run_then_info(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # figures written by the run land here
     out = tmp_path / "cli.h5"
-    assert main(["run", "--inits", "6", "--steps", "40", "--set", "task.n_points=128", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(["run", "--inits", "6", "--steps", "40", "--set", "task.n_points=128", "--out", str(out), "--quiet"]) == 0
+    )
     printed = capsys.readouterr().out
     assert "6 networks" in printed and "network-steps/s" in printed and "converged" in printed
     with Run(out) as run:
@@ -96,7 +98,25 @@ def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path, capsys)
 
 def test_run_prints_the_time_of_each_stage(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "--inits", "8", "--steps", "20", "--set", "task.n_points=64", "--set", "train.trajectory_points=5", "--out", "r.h5", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--inits",
+                "8",
+                "--steps",
+                "20",
+                "--set",
+                "task.n_points=64",
+                "--set",
+                "train.trajectory_points=5",
+                "--out",
+                "r.h5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     line = next(line for line in err.splitlines() if line.startswith("stage times:"))
     for stage in ("training (compile included)", "types", "figures", "report", "after training"):

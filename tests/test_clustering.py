@@ -21,7 +21,10 @@ X = RNG.uniform(-1, 1, (256, 2))
 
 
 def net(directions, offsets, amplitudes):
-    return [{"w": np.asarray(directions, float).T.copy(), "b": np.asarray(offsets, float)}, {"w": np.asarray(amplitudes, float)[:, None], "b": np.zeros(1)}]
+    return [
+        {"w": np.asarray(directions, float).T.copy(), "b": np.asarray(offsets, float)},
+        {"w": np.asarray(amplitudes, float)[:, None], "b": np.zeros(1)},
+    ]
 
 
 ANGLES = np.deg2rad([90.0, 210.0, 330.0])

@@ -51,7 +51,13 @@ def _snapshot(path: Path) -> dict[str, np.ndarray]:
 
 def _kill_during_publish(args: list[str], path: Path, cwd: Path, env: dict[str, str], rng: random.Random) -> str:
     """Start ``landscape ARGS``; SIGKILL it at a random moment after its publish began."""
-    process = subprocess.Popen([sys.executable, "-m", "landscape", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "landscape", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while process.poll() is None and time.monotonic() < deadline:
         if any(path.parent.glob(f".{path.name}.*.publish.tmp")):
@@ -81,7 +87,9 @@ def _classify_lane(path: Path, cwd: Path, env: dict[str, str], seed: int, kills:
     before = _snapshot(path)
     outcomes = []
     for _ in range(kills):
-        outcomes.append(_kill_during_publish(["classify", str(path), "--no-figures", "--no-clusters"], path, cwd, env, rng))
+        outcomes.append(
+            _kill_during_publish(["classify", str(path), "--no-figures", "--no-clusters"], path, cwd, env, rng)
+        )
         _check_intact(path, before, {"types"})
     return outcomes
 
@@ -94,7 +102,17 @@ def _hessian_and_run_lane(path: Path, cwd: Path, env: dict[str, str], seed: int)
         outcomes.append(_kill_during_publish(["hessian", str(path), "--no-figures"], path, cwd, env, rng))
         _check_intact(path, before, {"types"})
     # landscape run: kill its analysis stage (the types publish after training)
-    study = ["--inits", "32", "--steps", "200", "--set", "task.n_points=128", "--set", "train.trajectory_points=20", "--no-report"]
+    study = [
+        "--inits",
+        "32",
+        "--steps",
+        "200",
+        "--set",
+        "task.n_points=128",
+        "--set",
+        "train.trajectory_points=20",
+        "--no-report",
+    ]
     for attempt in range(2):
         out = cwd / f"run{attempt}.h5"
         outcomes.append(_kill_during_publish(["run", *study, "--out", str(out)], out, cwd, env, rng))
@@ -179,7 +197,9 @@ def _one_line_and_unchanged(args: list[str], path: Path, capsys, needle: str) ->
     assert not list(path.parent.glob(".*.tmp"))
 
 
-def test_full_disk_read_only_folder_and_damaged_file_are_one_line_and_change_nothing(small_run_copy, monkeypatch, capsys):
+def test_full_disk_read_only_folder_and_damaged_file_are_one_line_and_change_nothing(
+    small_run_copy, monkeypatch, capsys
+):
     path = small_run_copy
     classify_and_report(path, None, cluster=False)
     capsys.readouterr()
@@ -192,7 +212,11 @@ def test_full_disk_read_only_folder_and_damaged_file_are_one_line_and_change_not
     # read-only folder (root ignores permission bits, so the check is what a read-only mount answers)
     real_access = os.access
     with monkeypatch.context() as patch:
-        patch.setattr(storage.os, "access", lambda p, mode: False if Path(p) == path.parent and mode & os.W_OK else real_access(p, mode))
+        patch.setattr(
+            storage.os,
+            "access",
+            lambda p, mode: False if Path(p) == path.parent and mode & os.W_OK else real_access(p, mode),
+        )
         _one_line_and_unchanged(["classify", str(path), "--no-figures", "--no-clusters"], path, capsys, "not writable")
         _one_line_and_unchanged(["info", str(path), "--drop", "types"], path, capsys, "not writable")
     # damaged metadata: an analysis group's object header overwritten
@@ -201,7 +225,12 @@ def test_full_disk_read_only_folder_and_damaged_file_are_one_line_and_change_not
     with open(path, "r+b") as f:
         f.seek(address)
         f.write(b"\xff" * 64)
-    for args in (["info", str(path)], ["classify", str(path), "--no-figures"], ["hessian", str(path)], ["info", str(path), "--drop", "types"]):
+    for args in (
+        ["info", str(path)],
+        ["classify", str(path), "--no-figures"],
+        ["hessian", str(path)],
+        ["info", str(path), "--drop", "types"],
+    ):
         _one_line_and_unchanged(args, path, capsys, "damaged run file")
     with pytest.raises(RunFileError, match="damaged"):
         check_writable(path)
@@ -218,11 +247,17 @@ def test_a_disk_that_fills_during_the_publish_leaves_the_file_as_it_was(small_ru
 
     done = subprocess.run(
         [sys.executable, "-m", "landscape", "classify", str(path), "--no-figures", "--no-clusters"],
-        cwd=tmp_path, preexec_fn=small_files, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        preexec_fn=small_files,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "could not publish 'types'" in lines[0] and "the run file is unchanged" in lines[0], done.stderr
+    assert len(lines) == 1 and "could not publish 'types'" in lines[0] and "the run file is unchanged" in lines[0], (
+        done.stderr
+    )
     assert path.read_bytes() == before
     assert not list(path.parent.glob(".*.tmp"))
 

@@ -28,11 +28,20 @@ from landscape.models import activation_function, hidden_preactivations, make_ml
 
 
 def mlp(hidden=(3,), activation="relu", bias=True, output_bias=True, in_dim=2):
-    return make_mlp(ModelConfig(hidden=list(hidden), activation=activation, bias=bias, output_bias=output_bias), InitConfig(), in_dim, 1, jnp.float64)
+    return make_mlp(
+        ModelConfig(hidden=list(hidden), activation=activation, bias=bias, output_bias=output_bias),
+        InitConfig(),
+        in_dim,
+        1,
+        jnp.float64,
+    )
 
 
 def random_params(model, seed):
-    return jax.tree.map(lambda leaf: leaf + 0.3 * jax.random.normal(jax.random.PRNGKey(seed + 1), leaf.shape, leaf.dtype), model.init(jax.random.PRNGKey(seed)))
+    return jax.tree.map(
+        lambda leaf: leaf + 0.3 * jax.random.normal(jax.random.PRNGKey(seed + 1), leaf.shape, leaf.dtype),
+        model.init(jax.random.PRNGKey(seed)),
+    )
 
 
 def data(n=200, seed=0):
@@ -68,7 +77,9 @@ def test_dense_hessian_equals_finite_differences(activation, hidden):
         np.testing.assert_allclose(hessian, reference, atol=1e-7 * np.abs(reference).max())
 
 
-@pytest.mark.parametrize("activation,bias,output_bias", [("relu", True, True), ("leaky_relu", True, False), ("relu", False, True)])
+@pytest.mark.parametrize(
+    "activation,bias,output_bias", [("relu", True, True), ("leaky_relu", True, False), ("relu", False, True)]
+)
 def test_fused_mlp_hessian_equals_autodiff(activation, bias, output_bias):
     with jax.enable_x64(True):
         model = mlp((4,), activation, bias, output_bias)
@@ -107,7 +118,10 @@ def teacher_params(dead_unit=False, scale=1.0):
     b = np.array([0.05, -0.1, 0.02])
     if dead_unit:
         b[2] = -5.0  # pre-activation below zero on all of [-1, 1]^2
-    return [{"w": jnp.asarray(w * scale), "b": jnp.asarray(b * scale)}, {"w": jnp.asarray([[1.0], [0.7], [1.3]]) / scale, "b": jnp.asarray([0.2])}]
+    return [
+        {"w": jnp.asarray(w * scale), "b": jnp.asarray(b * scale)},
+        {"w": jnp.asarray([[1.0], [0.7], [1.3]]) / scale, "b": jnp.asarray([0.2])},
+    ]
 
 
 @pytest.mark.parametrize("dead_unit,expected", [(False, 3), (True, 6)])
@@ -141,7 +155,9 @@ def test_linear_unit_adds_the_bias_trade():
         params = teacher_params()
         params[0]["b"] = params[0]["b"].at[1].set(3.0)  # |w| = 1, so z > 0 on all of [-1, 1]^2
         y = model.apply(params, x)
-        out = jax.jit(lambda p: curvature.dense_curvature_one(curvature.hessian_function(model), p, x, y, "relu"))(params)
+        out = jax.jit(lambda p: curvature.dense_curvature_one(curvature.hessian_function(model), p, x, y, "relu"))(
+            params
+        )
         assert int(out["n_linear_units"]) == 1 and int(out["n_zero_linear"]) == 1
         assert int(out["n_zero_predicted"]) == 4 and int(out["n_near_zero"]) == 4
         assert float(out["symmetry_residual"]) < 1e-12 and float(out["symmetry_outside_null"]) < 1e-8
@@ -162,7 +178,9 @@ def test_hand_built_saddle_is_labelled_a_saddle():
         loss = curvature.loss_of_model(model)
         flat, loss_flat = curvature.flat_loss(loss, params, x, y)
         assert float(jnp.linalg.norm(jax.grad(loss_flat)(flat))) < 1e-12  # a critical point
-        out = jax.jit(lambda p: curvature.dense_curvature_one(curvature.hessian_function(model), p, x, y, "relu"))(params)
+        out = jax.jit(lambda p: curvature.dense_curvature_one(curvature.hessian_function(model), p, x, y, "relu"))(
+            params
+        )
         assert bool(out["is_saddle"]) and int(out["index"]) == 3
         assert float(out["min_eigenvalue"]) < -1e-3 * float(out["max_eigenvalue"])
         # the matrix-free path agrees
@@ -180,13 +198,17 @@ def test_lanczos_extremes_match_known_spectrum():
         spectrum = np.concatenate([[-3.0, -1.0], np.zeros(5), np.linspace(0.1, 1.0, 33), [4.0, 6.0, 10.0]])
         matrix = known_spectrum_matrix(spectrum)
         matvec = lambda v: matrix @ v  # noqa: E731
-        full = jax.jit(lambda key: extreme_eigenpairs(matvec, spectrum.size, 3, key, n_steps=spectrum.size, dtype=jnp.float64))(jax.random.PRNGKey(0))
+        full = jax.jit(
+            lambda key: extreme_eigenpairs(matvec, spectrum.size, 3, key, n_steps=spectrum.size, dtype=jnp.float64)
+        )(jax.random.PRNGKey(0))
         np.testing.assert_allclose(full["top_values"], [10.0, 6.0, 4.0], atol=1e-10)
         np.testing.assert_allclose(full["bottom_values"], [-3.0, -1.0, 0.0], atol=1e-10)
         for value, vector in zip(full["top_values"], full["top_vectors"], strict=True):
             assert float(jnp.linalg.norm(matrix @ vector - value * vector)) < 1e-8
         # fewer steps than the dimension: the well-separated extremes still converge
-        part = jax.jit(lambda key: extreme_eigenpairs(matvec, spectrum.size, 2, key, n_steps=25, dtype=jnp.float64))(jax.random.PRNGKey(1))
+        part = jax.jit(lambda key: extreme_eigenpairs(matvec, spectrum.size, 2, key, n_steps=25, dtype=jnp.float64))(
+            jax.random.PRNGKey(1)
+        )
         np.testing.assert_allclose(part["top_values"], [10.0, 6.0], rtol=1e-6)
         np.testing.assert_allclose(part["bottom_values"], [-3.0, -1.0], rtol=1e-6)
 
@@ -241,7 +263,9 @@ def test_slq_quadrature_is_exact_for_low_moments_and_density_matches_eigh():
         matrix = known_spectrum_matrix(spectrum, seed=2)
         matvec = lambda v: matrix @ v  # noqa: E731
         steps = 12
-        nodes, weights = slq_nodes_weights(matvec, 60, jax.random.PRNGKey(3), n_probes=4, n_steps=steps, dtype=jnp.float64)
+        nodes, weights = slq_nodes_weights(
+            matvec, 60, jax.random.PRNGKey(3), n_probes=4, n_steps=steps, dtype=jnp.float64
+        )
         np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-12)
         # Gauss quadrature with m nodes reproduces v^T A^k v / |v|^2 for k < 2m, for each probe
         keys = jax.random.split(jax.random.PRNGKey(3), 4)
@@ -252,7 +276,9 @@ def test_slq_quadrature_is_exact_for_low_moments_and_density_matches_eigh():
                 moment = float(v @ jnp.linalg.matrix_power(matrix, k) @ v)
                 assert float(jnp.sum(weights[probe] * nodes[probe] ** k)) == pytest.approx(moment, rel=1e-7, abs=1e-9)
         # averaged over many probes, the smoothed density approaches the exact one
-        nodes, weights = slq_nodes_weights(matvec, 60, jax.random.PRNGKey(5), n_probes=400, n_steps=30, dtype=jnp.float64)
+        nodes, weights = slq_nodes_weights(
+            matvec, 60, jax.random.PRNGKey(5), n_probes=400, n_steps=30, dtype=jnp.float64
+        )
         grid = jnp.linspace(-2, 4, 600)
         estimate, reference = slq_density(nodes, weights, grid, 0.2), exact_density(jnp.asarray(spectrum), grid, 0.2)
         l1 = float(jnp.sum(jnp.abs(estimate - reference)) * (grid[1] - grid[0]))
@@ -266,12 +292,17 @@ def test_slq_on_a_network_matches_its_dense_spectrum():
         x, y = data(120)
         params = random_params(model, 3)
         batched = jax.tree.map(lambda leaf: leaf[None], params)
-        nodes, weights = curvature.slq_spectra(curvature.loss_of_model(model), batched, x, y, jax.random.PRNGKey(0), n_probes=300, n_steps=13)
+        nodes, weights = curvature.slq_spectra(
+            curvature.loss_of_model(model), batched, x, y, jax.random.PRNGKey(0), n_probes=300, n_steps=13
+        )
         _, values, _ = curvature.hessians_and_eigenvectors(curvature.hessian_function(model), batched, x, y)
         # with n_steps = n_params each probe's nodes are the eigenvalues; the weights average to 1/n
         grid = jnp.linspace(values.min() - 1, values.max() + 1, 800)
         sigma = 0.05 * float(values.max() - values.min())
-        estimate, reference = slq_density(nodes[0], weights[0], grid, sigma), exact_density(jnp.asarray(values[0]), grid, sigma)
+        estimate, reference = (
+            slq_density(nodes[0], weights[0], grid, sigma),
+            exact_density(jnp.asarray(values[0]), grid, sigma),
+        )
         assert float(jnp.sum(jnp.abs(estimate - reference)) * (grid[1] - grid[0])) < 0.12
 
 
@@ -284,16 +315,22 @@ def test_slq_of_dense_hessians_equals_autodiff_slq(n_steps):
         x, y = data(60)
         batched = jax.tree.map(lambda *leaves: jnp.stack(leaves), *[random_params(model, seed) for seed in (3, 4)])
         key = jax.random.PRNGKey(7)
-        nodes, weights = curvature.slq_spectra(curvature.loss_of_model(model), batched, x, y, key, n_probes=4, n_steps=n_steps)
+        nodes, weights = curvature.slq_spectra(
+            curvature.loss_of_model(model), batched, x, y, key, n_probes=4, n_steps=n_steps
+        )
         hessians, values, _ = curvature.hessians_and_eigenvectors(curvature.hessian_function(model), batched, x, y)
         fast_nodes, fast_weights = curvature.slq_spectra_of_hessians(hessians, key, n_probes=4, n_steps=n_steps)
         assert fast_nodes.shape == nodes.shape == (2, 4, n_steps)
-        np.testing.assert_allclose(np.sort(fast_nodes, axis=-1), np.sort(nodes, axis=-1), atol=1e-9 * np.abs(values).max())
+        np.testing.assert_allclose(
+            np.sort(fast_nodes, axis=-1), np.sort(nodes, axis=-1), atol=1e-9 * np.abs(values).max()
+        )
         grid = np.linspace(values.min() - 1, values.max() + 1, 300)
         sigma = 0.02 * float(values.max() - values.min())
         fast, exact = curvature.density_curves(fast_nodes, fast_weights, values, grid, sigma)
         for i in range(2):
-            np.testing.assert_allclose(fast[i], slq_density(nodes[i], weights[i], grid, sigma), atol=1e-8 * float(np.max(fast)))
+            np.testing.assert_allclose(
+                fast[i], slq_density(nodes[i], weights[i], grid, sigma), atol=1e-8 * float(np.max(fast))
+            )
             np.testing.assert_allclose(exact[i], exact_density(jnp.asarray(values[i]), grid, sigma), rtol=1e-12)
 
 
@@ -325,7 +362,9 @@ def test_type_summary_counts_by_type():
     labels = np.array(["pyramid", "pyramid", "pyramid", "valley", "valley"])
     summary = curvature.type_summary(curv, labels)
     assert list(summary["type"]) == ["pyramid", "valley"]
-    assert list(summary["count"]) == [3, 2] and list(summary["n_saddle"]) == [1, 0] and list(summary["n_finite"]) == [3, 1]
+    assert (
+        list(summary["count"]) == [3, 2] and list(summary["n_saddle"]) == [1, 0] and list(summary["n_finite"]) == [3, 1]
+    )
     assert summary["max_eigenvalue_median"][0] == 2.0 and summary["max_eigenvalue_median"][1] == 10.0
     assert summary["zero_match"][0] == pytest.approx(2 / 3)
     assert "pyramid" in curvature.format_type_summary(summary)

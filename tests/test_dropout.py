@@ -21,7 +21,9 @@ STEPS = 40
 
 
 def _study(dropout: float, **overrides):
-    return small_study(**{"n_inits": 4, "train.steps": STEPS, "task.n_points": 64, "train.dropout": dropout, **overrides})
+    return small_study(
+        **{"n_inits": 4, "train.steps": STEPS, "task.n_points": 64, "train.dropout": dropout, **overrides}
+    )
 
 
 def _reference_training(params, key, x, y, rate: float, lr: float = 1e-2):
@@ -74,8 +76,13 @@ def test_dropout_changes_training_only_when_enabled(prepared_studies):
     # without dropout (full batch) training uses no randomness: the keys do not matter
     for a, b in zip(jax.tree.leaves(off_a.final_params), jax.tree.leaves(off_b.final_params)):
         np.testing.assert_array_equal(a, b)
+
     # with dropout the masks come from the keys, and training differs from dropout-free training
-    differs = lambda r, s: any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(r.final_params), jax.tree.leaves(s.final_params)))  # noqa: E731
+    def differs(r, s):
+        return any(
+            not np.allclose(a, b) for a, b in zip(jax.tree.leaves(r.final_params), jax.tree.leaves(s.final_params))
+        )
+
     assert differs(on_a, on_b)
     assert differs(on_a, off_a)
 
@@ -105,8 +112,10 @@ def test_dropout_is_off_at_evaluation(prepared_studies):
 def test_inverted_dropout_keeps_the_expected_output():
     """E[output] over masks equals the dropout-free output (the output layer is linear)."""
     rng = np.random.default_rng(0)
-    params = [{"w": jnp.asarray(rng.normal(size=(2, 5)), jnp.float32), "b": jnp.asarray(rng.normal(size=5), jnp.float32)},
-              {"w": jnp.asarray(rng.normal(size=(5, 1)), jnp.float32), "b": jnp.zeros(1, jnp.float32)}]
+    params = [
+        {"w": jnp.asarray(rng.normal(size=(2, 5)), jnp.float32), "b": jnp.asarray(rng.normal(size=5), jnp.float32)},
+        {"w": jnp.asarray(rng.normal(size=(5, 1)), jnp.float32), "b": jnp.zeros(1, jnp.float32)},
+    ]
     x = jnp.asarray(rng.uniform(-1, 1, size=(3, 2)), jnp.float32)
     relu = activation_function("relu")
     plain = np.asarray(mlp_apply(params, x, relu, True))

@@ -21,7 +21,10 @@ from landscape import Study, fast_mlp, runner
 from landscape.training import make_batch_trainer, network_keys
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which(os.environ.get("CXX") or "g++") is None, reason="no C++ compiler: the fast path cannot be built here"),
+    pytest.mark.skipif(
+        shutil.which(os.environ.get("CXX") or "g++") is None,
+        reason="no C++ compiler: the fast path cannot be built here",
+    ),
     pytest.mark.skipif(
         jax.default_backend() != "cpu",
         reason=f"the C++ kernel is CPU-only (backend {jax.default_backend()}); the GPU trainer's tests are in test_gpu_mlp.py",
@@ -51,9 +54,19 @@ def both(study: Study, n: int | None = None):
 
 CONFIGS = [
     {},  # the default: 2-3-1 relu, Adam
-    {"model.activation": "leaky_relu", "model.leaky_slope": 0.1, "optimizer.name": "sgd", "optimizer.learning_rate": 0.1},
+    {
+        "model.activation": "leaky_relu",
+        "model.leaky_slope": 0.1,
+        "optimizer.name": "sgd",
+        "optimizer.learning_rate": 0.1,
+    },
     {"model.activation": "tanh", "model.hidden": [5], "optimizer.name": "momentum", "optimizer.learning_rate": 0.05},
-    {"model.activation": "softplus", "optimizer.name": "nesterov", "optimizer.learning_rate": 0.05, "model.output_bias": False},
+    {
+        "model.activation": "softplus",
+        "optimizer.name": "nesterov",
+        "optimizer.learning_rate": 0.05,
+        "model.output_bias": False,
+    },
     {"model.activation": "sigmoid", "model.bias": False, "optimizer.options": {"b1": 0.8, "b2": 0.99, "eps": 1e-6}},
     {"model.activation": "elu", "model.hidden": [16], "task.dim": 4, "init.biases": "normal"},
     {"model.activation": "gelu", "task.name": "teacher", "task.dim": 3, "model.hidden": [4]},
@@ -174,7 +187,9 @@ def test_build_failure_falls_back_with_one_warning(tmp_path, monkeypatch):
     try:
         with pytest.warns(fast_mlp.FastPathUnavailableWarning, match="fast MLP trainer unavailable"):
             assert runner.prepare(small(), shard=False).trainer_kind == "general"
-        assert runner.prepare(small(), shard=False).trainer_kind == "general"  # no second warning (filterwarnings=error)
+        assert (
+            runner.prepare(small(), shard=False).trainer_kind == "general"
+        )  # no second warning (filterwarnings=error)
     finally:
         fast_mlp.load_kernel.cache_clear()
     monkeypatch.undo()

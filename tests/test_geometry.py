@@ -29,7 +29,12 @@ from landscape.training import make_objective
 
 
 def _mlp(hidden, activation="relu", in_dim=2):
-    model = make_mlp(ModelConfig(hidden=list(hidden), activation=activation), InitConfig(weights="normal", biases="normal", bias_std=0.5), in_dim, 1)
+    model = make_mlp(
+        ModelConfig(hidden=list(hidden), activation=activation),
+        InitConfig(weights="normal", biases="normal", bias_std=0.5),
+        in_dim,
+        1,
+    )
     objective = make_objective(model)
     return model, objective
 
@@ -70,7 +75,9 @@ def test_three_point_plane_marks_points_at_their_own_loss(run_minima):
     assert abs(float(tree_dot(plane.axis_u, plane.axis_v))) < 1e-5
     distance = float(tree_norm(jax.tree_util.tree_map(jnp.subtract, p2, p0)))
     assert np.hypot(*plane.point_coords[2]) == pytest.approx(distance, rel=1e-5)
-    on_plane = plane_losses(objective, x, y, plane.origin, plane.axis_u, plane.axis_v, jnp.asarray(plane.point_coords, jnp.float32))
+    on_plane = plane_losses(
+        objective, x, y, plane.origin, plane.axis_u, plane.axis_v, jnp.asarray(plane.point_coords, jnp.float32)
+    )
     own = np.array([objective(p, x, y) for p in (p0, p1, p2)])
     np.testing.assert_allclose(np.asarray(on_plane), own, rtol=2e-4, atol=1e-7)
 
@@ -86,10 +93,14 @@ def test_vmapped_grid_equals_python_loop(run_minima):
     objective, x, y, (p0, p1, p2), _ = run_minima
     plane = plane_through_points(p0, p1, p2)
     alphas, betas = np.linspace(-1.0, 3.0, 11), np.linspace(-2.0, 2.0, 7)
-    grid = np.asarray(plane_grid(objective, x, y, plane.origin, plane.axis_u, plane.axis_v, alphas, betas, batch_size=16))
+    grid = np.asarray(
+        plane_grid(objective, x, y, plane.origin, plane.axis_u, plane.axis_v, alphas, betas, batch_size=16)
+    )
     assert grid.shape == (7, 11)
     for j, i in [(0, 0), (3, 5), (6, 10), (2, 9), (5, 1)]:
-        point = jax.tree_util.tree_map(lambda o, u, v: o + alphas[i] * u + betas[j] * v, plane.origin, plane.axis_u, plane.axis_v)
+        point = jax.tree_util.tree_map(
+            lambda o, u, v: o + alphas[i] * u + betas[j] * v, plane.origin, plane.axis_u, plane.axis_v
+        )
         assert grid[j, i] == pytest.approx(float(objective(point, x, y)), rel=1e-4)
 
 
@@ -114,7 +125,9 @@ def test_filter_normalised_directions_match_unit_norms(run_minima):
     zero = filter_normalise(plane.axis_v, p0, bias_mode="zero")
     for d, r in zip(zero, p0):
         assert np.all(np.asarray(d["b"]) == 0)
-        np.testing.assert_allclose(np.linalg.norm(np.asarray(d["w"]), axis=0), np.linalg.norm(np.asarray(r["w"]), axis=0), rtol=1e-4)
+        np.testing.assert_allclose(
+            np.linalg.norm(np.asarray(d["w"]), axis=0), np.linalg.norm(np.asarray(r["w"]), axis=0), rtol=1e-4
+        )
 
 
 def test_line_profile_ends_are_endpoint_losses(run_minima):
@@ -177,22 +190,50 @@ def test_bezier_barrier_never_above_linear(run_minima):
     objective, x, y, nets, _ = run_minima
     pairs = [(0, 1), (0, 2), (1, 2)]
     starts = jax.tree_util.tree_map(lambda *v: jnp.stack(v), *[nets[i] for i, _ in pairs])
-    ends = jax.tree_util.tree_map(lambda *v: jnp.stack(v), *[as_jax(cast_like(align(nets[i], nets[j])[0], nets[i])) for i, j in pairs])
+    ends = jax.tree_util.tree_map(
+        lambda *v: jnp.stack(v), *[as_jax(cast_like(align(nets[i], nets[j])[0], nets[i])) for i, j in pairs]
+    )
     keys = jax.random.split(jax.random.PRNGKey(0), len(pairs))
     for learning_rate in (1e-2, 30.0):  # a sensible rate, and one that throws the control point away
-        batch = train_bezier_batch(objective, x, y, starts, ends, keys, steps=100, samples=8, learning_rate=learning_rate, n_eval=41)
+        batch = train_bezier_batch(
+            objective, x, y, starts, ends, keys, steps=100, samples=8, learning_rate=learning_rate, n_eval=41
+        )
         for n in range(len(pairs)):
             assert barrier(batch.profile[n]) <= barrier(batch.linear_profile[n])
-            reference = np.asarray(line_losses(objective, x, y, jax.tree_util.tree_map(lambda v: v[n], starts), jax.tree_util.tree_map(lambda v: v[n], ends), np.linspace(0, 1, 41)))
+            reference = np.asarray(
+                line_losses(
+                    objective,
+                    x,
+                    y,
+                    jax.tree_util.tree_map(lambda v: v[n], starts),
+                    jax.tree_util.tree_map(lambda v: v[n], ends),
+                    np.linspace(0, 1, 41),
+                )
+            )
             np.testing.assert_allclose(np.asarray(batch.linear_profile[n]), reference, rtol=1e-5)
         if learning_rate > 1:
             assert np.all(np.asarray(batch.best_step) == -1)  # nothing better found: the straight line is kept
             np.testing.assert_array_equal(np.asarray(batch.profile), np.asarray(batch.linear_profile))
     # the sensible rate lowers a real barrier, and the batch equals single-pair training
-    single = train_bezier(objective, x, y, jax.tree_util.tree_map(lambda v: v[0], starts), jax.tree_util.tree_map(lambda v: v[0], ends), keys[0], steps=100, samples=8, learning_rate=1e-2, n_eval=41)
+    single = train_bezier(
+        objective,
+        x,
+        y,
+        jax.tree_util.tree_map(lambda v: v[0], starts),
+        jax.tree_util.tree_map(lambda v: v[0], ends),
+        keys[0],
+        steps=100,
+        samples=8,
+        learning_rate=1e-2,
+        n_eval=41,
+    )
     batch = train_bezier_batch(objective, x, y, starts, ends, keys, steps=100, samples=8, learning_rate=1e-2, n_eval=41)
     np.testing.assert_allclose(np.asarray(single.profile), np.asarray(batch.profile[0]), rtol=1e-4, atol=1e-7)
-    improved = [barrier(batch.profile[n]) < barrier(batch.linear_profile[n]) for n in range(len(pairs)) if barrier(batch.linear_profile[n]) > 1e-3]
+    improved = [
+        barrier(batch.profile[n]) < barrier(batch.linear_profile[n])
+        for n in range(len(pairs))
+        if barrier(batch.linear_profile[n]) > 1e-3
+    ]
     assert improved and all(improved)
 
 
@@ -206,9 +247,58 @@ def test_slice_and_paths_commands(small_run_copy, tmp_path, capsys):
         loss = run.final_loss
         order = [int(i) for i in np.argsort(loss)]
     a, b, c = order[0], order[len(order) // 2], order[-1]
-    assert cli_main(["slice", str(small_run_copy), str(a), str(b), f"init:{c}", "--resolution", "21", "--figures", str(figures), "--name", "three"]) == 0
-    assert cli_main(["slice", str(small_run_copy), "--random", str(a), "--resolution", "15", "--figures", str(figures), "--surface"]) == 0
-    assert cli_main(["paths", str(small_run_copy), str(a), str(b), str(c), "--bezier-steps", "30", "--path-points", "21", "--figures", str(figures)]) == 0
+    assert (
+        cli_main(
+            [
+                "slice",
+                str(small_run_copy),
+                str(a),
+                str(b),
+                f"init:{c}",
+                "--resolution",
+                "21",
+                "--figures",
+                str(figures),
+                "--name",
+                "three",
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli_main(
+            [
+                "slice",
+                str(small_run_copy),
+                "--random",
+                str(a),
+                "--resolution",
+                "15",
+                "--figures",
+                str(figures),
+                "--surface",
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli_main(
+            [
+                "paths",
+                str(small_run_copy),
+                str(a),
+                str(b),
+                str(c),
+                "--bezier-steps",
+                "30",
+                "--path-points",
+                "21",
+                "--figures",
+                str(figures),
+            ]
+        )
+        == 0
+    )
     with Run(small_run_copy) as run:
         three = run.group("slices/three")
         assert three["loss"].shape == (21, 21)
@@ -220,7 +310,13 @@ def test_slice_and_paths_commands(small_run_copy, tmp_path, capsys):
         paths = run.group("paths/representatives")
         assert paths["barrier_aligned"].shape == (3, 3) and np.all(np.diag(paths["barrier_aligned"]) == 0)
         assert np.all(paths["bezier"]["barrier"] <= paths["bezier"]["barrier_linear"])
-    for name in ("slice-three", f"slice-random-{a}-seed0", f"slice-random-{a}-seed0-surface", "paths-representatives-profiles", "paths-representatives-barriers"):
+    for name in (
+        "slice-three",
+        f"slice-random-{a}-seed0",
+        f"slice-random-{a}-seed0-surface",
+        "paths-representatives-profiles",
+        "paths-representatives-barriers",
+    ):
         assert (figures / f"{name}.png").exists()
     # a user error is one line, exit 2
     assert cli_main(["slice", str(small_run_copy), "pyramid", "1", "2"]) == 2

@@ -60,5 +60,7 @@ def test_orthonormal_columns_spans_the_columns_and_zeroes_the_rest():
         matrix = rng.normal(size=(20, 20))
         matrix = matrix + matrix.T
         exact = np.trace(matrix)
-        estimate = float(hutchpp_trace(lambda v: jnp.asarray(matrix) @ v, 20, jax.random.PRNGKey(0), n_matvecs=60, dtype=jnp.float64))
+        estimate = float(
+            hutchpp_trace(lambda v: jnp.asarray(matrix) @ v, 20, jax.random.PRNGKey(0), n_matvecs=60, dtype=jnp.float64)
+        )
         np.testing.assert_allclose(estimate, exact, rtol=1e-10)  # rank <= n_matvecs // 3: exact

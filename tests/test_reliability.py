@@ -45,7 +45,9 @@ trajectory_points = 20
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "landscape", *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "landscape", *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _results(path: Path) -> dict[str, np.ndarray]:
@@ -84,7 +86,12 @@ def test_sigkill_at_a_random_moment_then_resume_matches_an_uninterrupted_run(tmp
         assert 0 < done.sum() < done.size
     info = subprocess.run([sys.executable, "-m", "landscape", "info", str(victim)], capture_output=True, text=True)
     assert info.returncode == 0 and "INCOMPLETE" in info.stdout, info.stderr
-    resumed = subprocess.run([sys.executable, "-m", "landscape", "run", "--resume", "--out", str(victim), "--quiet", "--no-classify"], cwd=tmp_path, capture_output=True, text=True)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "landscape", "run", "--resume", "--out", str(victim), "--quiet", "--no-classify"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert resumed.returncode == 0, resumed.stderr
     whole = tmp_path / "whole.h5"
     run_study(study_from_toml(KILL_STUDY), whole, quiet=True)
@@ -96,6 +103,7 @@ def test_sigkill_at_a_random_moment_then_resume_matches_an_uninterrupted_run(tmp
 
 
 # --- bad configs, generated ----------------------------------------------------------------
+
 
 def _field_paths(tree: dict, prefix: str = "") -> list[str]:
     paths = []
@@ -109,14 +117,18 @@ def _field_paths(tree: dict, prefix: str = "") -> list[str]:
 
 FIELDS = sorted(_field_paths(study_to_dict(Study())))
 VALUES = st.one_of(
-    st.integers(-10**6, 10**6),
+    st.integers(-(10**6), 10**6),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
     st.booleans(),
     st.lists(st.integers(-5, 50), max_size=4),
     st.dictionaries(st.text(min_size=1, max_size=5), st.integers(), max_size=2),
 )
-FIELD_NAMES = st.one_of(st.sampled_from(FIELDS), st.sampled_from(["task", "model", "train"]), st.from_regex(r"[a-z_]{1,8}(\.[a-z_]{1,8}){0,2}", fullmatch=True))
+FIELD_NAMES = st.one_of(
+    st.sampled_from(FIELDS),
+    st.sampled_from(["task", "model", "train"]),
+    st.from_regex(r"[a-z_]{1,8}(\.[a-z_]{1,8}){0,2}", fullmatch=True),
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -154,7 +166,18 @@ def test_bad_cli_arguments_fail_cleanly_without_a_file(tmp_path_factory, flag, v
     folder = tmp_path_factory.mktemp("cli")
     out = folder / "out.h5"
     try:
-        code = main(["run", flag, value, "--out", str(out), "--quiet", "--no-classify", *(["--steps", "1", "--inits", "1"] if flag not in ("--steps", "--inits") else [])])
+        code = main(
+            [
+                "run",
+                flag,
+                value,
+                "--out",
+                str(out),
+                "--quiet",
+                "--no-classify",
+                *(["--steps", "1", "--inits", "1"] if flag not in ("--steps", "--inits") else []),
+            ]
+        )
     except SystemExit as exit_:  # argparse's own type errors
         code = exit_.code
     if code == 0:  # a value that happens to be valid (e.g. --seed 0): the run must be complete
@@ -168,7 +191,10 @@ def test_bad_cli_arguments_fail_cleanly_without_a_file(tmp_path_factory, flag, v
 
 
 def test_a_diverging_learning_rate_finishes_the_study_with_every_network_diverged(tmp_path):
-    study = small_study(n_inits=8, **{"optimizer.name": "sgd", "optimizer.learning_rate": 1e4, "model.activation": "linear", "train.steps": 50})
+    study = small_study(
+        n_inits=8,
+        **{"optimizer.name": "sgd", "optimizer.learning_rate": 1e4, "model.activation": "linear", "train.steps": 50},
+    )
     path = run_study(study, tmp_path / "d.h5", quiet=True)
     with Run(path) as run:
         assert run.complete and np.all(run.status == Status.DIVERGED)
@@ -188,7 +214,12 @@ def test_float64_studies_run_in_x64_and_say_so(tmp_path):
         "p = run_study(small_study(n_inits=3, **{'train.dtype': 'float64', 'train.steps': 20}), sys.argv[1], quiet=True);"
         "r = Run(p); print(r.attrs['x64'], r.final_loss.dtype, r.params('final')[0]['w'].dtype)"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "f64.h5")], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "f64.h5")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "float64", "float64"]
 

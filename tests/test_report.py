@@ -60,13 +60,31 @@ class Browser:
             os.dup2(child_out, 4, inheritable=True)
 
         args = [
-            binary, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe", f"--user-data-dir={profile}",
-            "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--mute-audio", "--hide-scrollbars",
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={profile}",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--mute-audio",
+            "--hide-scrollbars",
             "about:blank",
         ]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        preexec_fn=wire_pipes, close_fds=False)
+        self.process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=wire_pipes,
+            close_fds=False,
+        )
         os.close(child_in)
         os.close(child_out)
         self._write, self._read = to_chrome_w, from_chrome_r
@@ -92,7 +110,11 @@ class Browser:
             if ready:
                 chunk = os.read(self._read, 1 << 20)
                 if not chunk:
-                    stderr = self.process.stderr.read().decode(errors="replace")[-2000:] if self.process.poll() is not None else ""
+                    stderr = (
+                        self.process.stderr.read().decode(errors="replace")[-2000:]
+                        if self.process.poll() is not None
+                        else ""
+                    )
                     raise RuntimeError(f"Chromium closed the DevTools pipe; stderr tail:\n{stderr}")
                 self._buffer += chunk
         raw, self._buffer = self._buffer.split(b"\0", 1)
@@ -138,7 +160,9 @@ class Browser:
         os.close(self._read)
 
     # one page
-    def render(self, url: str, width: int = 1280, height: int = 900, screenshot: Path | None = None, full_page: bool = True) -> dict[str, Any]:
+    def render(
+        self, url: str, width: int = 1280, height: int = 900, screenshot: Path | None = None, full_page: bool = True
+    ) -> dict[str, Any]:
         """Load ``url`` and return what the page reports about itself, plus console problems.
 
         Returns a dict with ``images`` (src kind, naturalWidth, naturalHeight, complete, alt),
@@ -150,7 +174,11 @@ class Browser:
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable", {}, session)
-        self.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session,
+        )
         start = len(self.events)
         self.call("Page.navigate", {"url": url}, session)
         self.wait_event("Page.loadEventFired", session)
@@ -168,15 +196,24 @@ class Browser:
         result = json.loads(value)
         if screenshot is not None:
             clip_height = min(int(result["height"]), 16000) if full_page else height
-            shot = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full_page,
-                                                         "clip": {"x": 0, "y": 0, "width": width, "height": clip_height, "scale": 1}}, session)
+            shot = self.call(
+                "Page.captureScreenshot",
+                {
+                    "format": "png",
+                    "captureBeyondViewport": full_page,
+                    "clip": {"x": 0, "y": 0, "width": width, "height": clip_height, "scale": 1},
+                },
+                session,
+            )
             screenshot.write_bytes(base64.b64decode(shot["data"]))
         events = [e for e in self.events[start:] if e.get("sessionId") == session]
         problems = []
         for event in events:
             params = event["params"]
             if event["method"] == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
-                problems.append("console: " + " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
+                problems.append(
+                    "console: " + " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
+                )
             elif event["method"] == "Runtime.exceptionThrown":
                 problems.append("exception: " + params["exceptionDetails"].get("text", ""))
             elif event["method"] == "Log.entryAdded" and params["entry"]["level"] == "error":
@@ -184,7 +221,9 @@ class Browser:
             elif event["method"] == "Network.loadingFailed":
                 problems.append("load failed: " + params.get("errorText", ""))
         result["console_errors"] = problems
-        result["requests"] = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+        result["requests"] = [
+            e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"
+        ]
         self.call("Target.closeTarget", {"targetId": target})
         return result
 
@@ -250,7 +289,14 @@ def test_cli_writes_the_bare_report_where_report_path_for_says(small_run_copy, c
     page = expected.read_text()
     with Run(small_run_copy) as run:
         status, loss = run.status, run.final_loss
-    for command in ("landscape classify", "landscape hessian", "landscape slice", "landscape paths", "landscape basins STUDY", "landscape sweep SWEEP"):
+    for command in (
+        "landscape classify",
+        "landscape hessian",
+        "landscape slice",
+        "landscape paths",
+        "landscape basins STUDY",
+        "landscape sweep SWEEP",
+    ):
         assert command in page, command
     assert 'class="error"' not in page
     assert "<script" not in page.lower() and "http://" not in page and "https://" not in page
@@ -268,8 +314,11 @@ def test_cli_writes_the_bare_report_where_report_path_for_says(small_run_copy, c
     (small_run_copy.parent / "not-a-run.h5").write_text("hello")
     blocker = small_run_copy.parent / "a-file"
     blocker.write_text("")
-    for argv in (["report", str(small_run_copy.parent / "missing.h5")], ["report", str(small_run_copy.parent / "not-a-run.h5")],
-                 ["report", str(small_run_copy), "--out", str(blocker / "sub")]):
+    for argv in (
+        ["report", str(small_run_copy.parent / "missing.h5")],
+        ["report", str(small_run_copy.parent / "not-a-run.h5")],
+        ["report", str(small_run_copy), "--out", str(blocker / "sub")],
+    ):
         assert cli_main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("landscape report: error: ") and err.count("\n") == 1, err
@@ -286,7 +335,9 @@ def test_broken_group_gives_one_error_line_and_the_rest_renders(small_run_copy):
     curvature = page.split('<section id="curvature">')[1].split("</section>")[0]
     assert 'class="error"' in curvature
     assert page.count('class="error"') == curvature.count('class="error"')  # the other sections are intact
-    assert all(len(line.split("</p>")[0].splitlines()) == 1 for line in curvature.split('class="error">')[1:])  # one line each
+    assert all(
+        len(line.split("</p>")[0].splitlines()) == 1 for line in curvature.split('class="error">')[1:]
+    )  # one line each
     assert "How training ended" in page and 'id="config"' in page
     assert "1.5 s" in page  # the group's own seconds attribute reaches the timing table
 
@@ -298,7 +349,9 @@ def test_type_and_curvature_tables_match_their_groups(analysed_report, analysed_
     page = report.read_text()
     with Run(analysed_run[0]) as run:
         summary = run.group("types/summary")
-    for name, count, low, high in zip(summary["names"], summary["count"], summary["ci_low"], summary["ci_high"], strict=True):
+    for name, count, low, high in zip(
+        summary["names"], summary["count"], summary["ci_low"], summary["ci_high"], strict=True
+    ):
         row = page.split(f"</span>{name}</td>")[1].split("</tr>")[0]
         assert f'<td class="num">{int(count)}</td>' in row
         assert f"[{100 * low:.1f}%, {100 * high:.1f}%]" in row
@@ -307,7 +360,9 @@ def test_type_and_curvature_tables_match_their_groups(analysed_report, analysed_
             curvature = run.group("hessian/summary")
         section = page.split('<section id="curvature">')[1].split("</section>")[0]
         rows = [r for r in section.split("<tr>")[2:]]
-        assert [r.split("</td>")[0].removeprefix('<td class="">') for r in rows] == [str(t) for t in summary["names"] if t in curvature["type"]]
+        assert [r.split("</td>")[0].removeprefix('<td class="">') for r in rows] == [
+            str(t) for t in summary["names"] if t in curvature["type"]
+        ]
         for name, count, saddles in zip(curvature["type"], curvature["count"], curvature["n_saddle"], strict=True):
             row = next(r for r in rows if r.startswith(f'<td class="">{name}</td>'))
             assert f'<td class="num">{int(count)}</td><td class="num">{int(saddles)}</td>' in row
@@ -325,13 +380,24 @@ def test_report_renders_in_chromium(analysed_report, tmp_path):
     assert page["scripts"] == 0
     assert page["errors_shown"] == [], page["errors_shown"]
     # every figure is an embedded PNG that decodes to a real picture
-    assert len(page["images"]) >= 3 + 4 * ("types" in added) + 2 * ("hessian" in added) + ("slices" in added) + 2 * ("paths" in added)
+    assert len(page["images"]) >= 3 + 4 * ("types" in added) + 2 * ("hessian" in added) + ("slices" in added) + 2 * (
+        "paths" in added
+    )
     for image in page["images"]:
         assert image["src"].startswith("data:image/png;base64"), image
         assert image["complete"] and image["naturalWidth"] > 100 and image["naturalHeight"] > 50, image
     # self-contained: nothing but the file itself and data: URIs was requested
     assert all(url.startswith(("data:", "file:")) for url in page["requests"]), page["requests"]
-    assert set(page["sections"]) >= {"timing", "training", "types", "curvature", "geometry", "basins", "sweep", "config"}
+    assert set(page["sections"]) >= {
+        "timing",
+        "training",
+        "types",
+        "curvature",
+        "geometry",
+        "basins",
+        "sweep",
+        "config",
+    }
     assert page["body_font_px"] >= 14
     assert shot.stat().st_size > 10_000
 
@@ -342,18 +408,41 @@ def test_basin_map_and_sweep_sections_render_in_chromium(small_run_copy, tmp_pat
 
     from tests.conftest import small_study
 
-    if importlib.util.find_spec("landscape.commands.basins") is None or importlib.util.find_spec("landscape.commands.sweep") is None:
+    if (
+        importlib.util.find_spec("landscape.commands.basins") is None
+        or importlib.util.find_spec("landscape.commands.sweep") is None
+    ):
         pytest.skip("no basins / sweep commands in this checkout")
     with Run(small_run_copy) as run:
         study_toml = run.study.to_toml()
     basins_toml = tmp_path / "basins.toml"
     basins_toml.write_text(study_toml + "\n[basins]\ngrid = 3\n")
-    assert cli_main(["basins", str(basins_toml), "--out", str(small_run_copy), "--figures", str(tmp_path / "figures"), "--quiet"]) == 0
+    assert (
+        cli_main(
+            [
+                "basins",
+                str(basins_toml),
+                "--out",
+                str(small_run_copy),
+                "--figures",
+                str(tmp_path / "figures"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     sweep_toml = tmp_path / "sweep.toml"
     base = small_study(n_inits=8, **{"train.steps": 50, "name": "tiny-sweep"}).to_toml()
-    sweep_toml.write_text(base + '\n[sweep]\nmode = "one_at_a_time"\nsuccess_loss = 0.01\n"model.hidden" = [[3], [4]]\n')
+    sweep_toml.write_text(
+        base + '\n[sweep]\nmode = "one_at_a_time"\nsuccess_loss = 0.01\n"model.hidden" = [[3], [4]]\n'
+    )
     sweep_file = tmp_path / "tiny-sweep.h5"
-    assert cli_main(["sweep", str(sweep_toml), "--out", str(sweep_file), "--figures", str(tmp_path / "figures"), "--quiet"]) == 0
+    assert (
+        cli_main(
+            ["sweep", str(sweep_toml), "--out", str(sweep_file), "--figures", str(tmp_path / "figures"), "--quiet"]
+        )
+        == 0
+    )
 
     basins_page = build_report(small_run_copy).read_text()
     basins = basins_page.split('<section id="basins">')[1].split("</section>")[0]
@@ -361,7 +450,7 @@ def test_basin_map_and_sweep_sections_render_in_chromium(small_run_copy, tmp_pat
     with Run(small_run_copy) as run:
         grid = run.group("basins")
     counts = [int(round(f * 9)) for f in grid["fractions"]]
-    assert sum(counts) == 9 and all(f"<td class=\"num\">{c}</td>" in basins for c in counts)
+    assert sum(counts) == 9 and all(f'<td class="num">{c}</td>' in basins for c in counts)
 
     report = build_report(sweep_file)
     sweep = report.read_text().split('<section id="sweep">')[1].split("</section>")[0]
@@ -388,5 +477,10 @@ def test_report_embeds_the_figures_classify_just_drew_instead_of_redrawing(small
     page = build_report(small_run_copy, tmp_path / "reused", reuse=written).read_text()
     assert base64.b64encode(contours.read_bytes()).decode("ascii") in page
     assert "redrawn" not in page
-    page = build_report(small_run_copy, tmp_path / "drawn").read_text()  # without reuse it draws (and here fails, in one line)
-    assert "representative contours&#x27; could not be drawn" in page or "'representative contours' could not be drawn" in page
+    page = build_report(
+        small_run_copy, tmp_path / "drawn"
+    ).read_text()  # without reuse it draws (and here fails, in one line)
+    assert (
+        "representative contours&#x27; could not be drawn" in page
+        or "'representative contours' could not be drawn" in page
+    )

@@ -48,7 +48,9 @@ SCRIPT = textwrap.dedent(
 def _cpu_results(tmp_path_factory, n_devices: int) -> dict:
     path = tmp_path_factory.mktemp("shard") / f"devices{n_devices}.npz"
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(path), str(n_devices)], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(path), str(n_devices)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return dict(np.load(path))
 
@@ -68,12 +70,17 @@ def test_two_devices_same_per_network_results(two_device_results, fast, request)
     import jax
 
     if jax.default_backend() == "cpu":
-        study = Study().replace(**{"n_inits": 64, "train.steps": 30, "task.n_points": 128, "train.trajectory_points": 10})
+        study = Study().replace(
+            **{"n_inits": 64, "train.steps": 30, "task.n_points": 128, "train.trajectory_points": 10}
+        )
         prepared = runner.prepare(study, fast=fast)
         tag = prepared.trainer_kind
         assert prepared.n_devices == 1
         _, result = runner.train_networks(prepared, np.arange(37))
-        one = {name: np.asarray(getattr(result, name)) for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")}
+        one = {
+            name: np.asarray(getattr(result, name))
+            for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")
+        }
         one.update({f"param{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(result.final_params))})
     else:  # the suite runs on a GPU: the one-device reference on the CPU backend too
         tag = "fast_mlp" if fast and "fast_mlp_devices" in two_device_results else "general"
@@ -98,7 +105,9 @@ def test_multi_process_parts_merge_into_the_single_process_run(tmp_path):
     """Two processes' shares, merged, equal the run made by one process."""
     from landscape.storage import Run
 
-    study = Study().replace(**{"n_inits": 40, "train.steps": 30, "task.n_points": 64, "train.chunk_size": 16, "train.trajectory_points": 5})
+    study = Study().replace(
+        **{"n_inits": 40, "train.steps": 30, "task.n_points": 64, "train.chunk_size": 16, "train.trajectory_points": 5}
+    )
     whole = runner.run_study(study, tmp_path / "whole.h5", quiet=True)
     parts = [run_process_share(study, tmp_path / f"part{i}.h5", i, 2) for i in range(2)]
     with Run(parts[1]) as part:
@@ -108,7 +117,9 @@ def test_multi_process_parts_merge_into_the_single_process_run(tmp_path):
         assert m.complete and m.chunk_done.all()
         for name in ("final_loss", "grad_norm", "status", "steps", "trajectory"):
             np.testing.assert_array_equal(getattr(m, name), getattr(w, name))
-        for a, b in zip(__import__("jax").tree.leaves(m.final_params), __import__("jax").tree.leaves(w.final_params), strict=True):
+        for a, b in zip(
+            __import__("jax").tree.leaves(m.final_params), __import__("jax").tree.leaves(w.final_params), strict=True
+        ):
             np.testing.assert_array_equal(a, b)
 
 

@@ -23,7 +23,10 @@ X = RNG.uniform(-1, 1, (300, 2))
 def net(directions, offsets, amplitudes, output_bias=0.0):
     """One 2-h-1 ReLU network from unit input weights (h, 2), offsets (h,), output weights (h,)."""
     w = np.asarray(directions, float).T.copy()
-    return [{"w": w, "b": np.asarray(offsets, float)}, {"w": np.asarray(amplitudes, float)[:, None], "b": np.array([output_bias])}]
+    return [
+        {"w": w, "b": np.asarray(offsets, float)},
+        {"w": np.asarray(amplitudes, float)[:, None], "b": np.array([output_bias])},
+    ]
 
 
 def stack(nets):
@@ -105,7 +108,9 @@ def test_gradient_covariance_matches_finite_differences():
     params = [{"w": RNG.normal(size=(2, 4)), "b": RNG.normal(size=4)}, {"w": RNG.normal(size=(4, 1)), "b": np.zeros(1)}]
     x = RNG.uniform(-1, 1, (40, 2))
     with jax.enable_x64(True):
-        covariance = np.asarray(gradient_covariance(jax.tree_util.tree_map(np.float64, params), x.astype(np.float64), "tanh"))
+        covariance = np.asarray(
+            gradient_covariance(jax.tree_util.tree_map(np.float64, params), x.astype(np.float64), "tanh")
+        )
 
     def f(points):
         return np.tanh(points @ params[0]["w"] + params[0]["b"]) @ params[1]["w"][:, 0]
@@ -165,7 +170,10 @@ def test_recent_loss_drop_reads_the_trajectory():
 def test_other_activations_and_sizes_get_generic_labels():
     rng = np.random.default_rng(2)
     x = rng.uniform(-1, 1, (200, 3))
-    wide = [{"w": rng.normal(size=(3, 5)), "b": rng.normal(size=5) * 0.1}, {"w": rng.normal(size=(5, 1)), "b": np.zeros(1)}]
+    wide = [
+        {"w": rng.normal(size=(3, 5)), "b": rng.normal(size=5) * 0.1},
+        {"w": rng.normal(size=(5, 1)), "b": np.zeros(1)},
+    ]
     result = classify([wide], x=x, activation="tanh")
     # reference rank from the analytic gradient of tanh units
     grads = ((1 - np.tanh(x @ wide[0]["w"] + wide[0]["b"]) ** 2) * wide[1]["w"][:, 0]) @ wide[0]["w"].T
@@ -174,7 +182,11 @@ def test_other_activations_and_sizes_get_generic_labels():
     assert result["label"][0] == f"rank{rank}-k5of5"
     flat = [{"w": rng.normal(size=(3, 5)), "b": rng.normal(size=5)}, {"w": np.zeros((5, 1)), "b": np.ones(1)}]
     assert classify([flat], x=x, activation="tanh", target_scale=1.0)["label"][0] == "constant"
-    deep = [{"w": rng.normal(size=(3, 4)), "b": np.zeros(4)}, {"w": rng.normal(size=(4, 4)), "b": np.zeros(4)}, {"w": rng.normal(size=(4, 1)), "b": np.zeros(1)}]
+    deep = [
+        {"w": rng.normal(size=(3, 4)), "b": np.zeros(4)},
+        {"w": rng.normal(size=(4, 4)), "b": np.zeros(4)},
+        {"w": rng.normal(size=(4, 1)), "b": np.zeros(1)},
+    ]
     # a deep *linear* network computes x.v: rank 1 whatever its weights
     assert classify([deep], x=x, activation="linear")["label"][0] == "rank1"
 
@@ -202,7 +214,15 @@ def test_classify_command_stores_types_and_figures(small_run_copy, tmp_path, cap
             members = loss[labels == name]
             assert summary["loss_min"][i] == pytest.approx(np.nanmin(members))
         assert group["clusters"]["assignment"].shape == (run.n_inits,)
-    for name in ("type_fractions", "loss_curves_by_type", "active_fractions", "clusters_vs_types", "type_surfaces", "type_contours", "unit_weights"):
+    for name in (
+        "type_fractions",
+        "loss_curves_by_type",
+        "active_fractions",
+        "clusters_vs_types",
+        "type_surfaces",
+        "type_contours",
+        "unit_weights",
+    ):
         assert (figures / f"{name}.png").exists() and (figures / f"{name}.svg").exists()
 
 

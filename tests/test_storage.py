@@ -92,7 +92,12 @@ def test_analysis_groups_are_added_without_touching_training_data(tmp_path):
     path = run_study(small_study(n_inits=4), tmp_path / "r.h5", quiet=True)
     with Run(path) as run:
         before = _per_network_arrays(run)
-    write_group(path, "types", {"label": np.array([0, 1, 0, 2], np.int8), "names": np.array(["a", "b"]), "sub": {"x": np.ones(3)}}, {"label_names": ["pyramid", "valley", "dead"]})
+    write_group(
+        path,
+        "types",
+        {"label": np.array([0, 1, 0, 2], np.int8), "names": np.array(["a", "b"]), "sub": {"x": np.ones(3)}},
+        {"label_names": ["pyramid", "valley", "dead"]},
+    )
     write_group(path, "types", {"label": np.array([1, 1, 1, 1], np.int8)})  # replaced, not duplicated
     with Run(path) as run:
         assert run.groups() == ["types"]

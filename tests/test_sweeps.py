@@ -28,7 +28,9 @@ TINY = {"n_inits": 6, "train": {"steps": 40, "trajectory_points": 10}, "task": {
 
 
 def test_grid_mode_is_the_product_of_the_factors_in_file_order():
-    sweep = sweep_from_dict({"sweep": {"mode": "grid", "model.hidden": [[3], [4]], "model.activation": ["relu", "tanh", "elu"]}})
+    sweep = sweep_from_dict(
+        {"sweep": {"mode": "grid", "model.hidden": [[3], [4]], "model.activation": ["relu", "tanh", "elu"]}}
+    )
     cells = expand_cells(sweep)
     assert len(cells) == 6
     expected = [(h, a) for h in ([3], [4]) for a in ("relu", "tanh", "elu")]
@@ -37,7 +39,10 @@ def test_grid_mode_is_the_product_of_the_factors_in_file_order():
     base = Study()
     for cell in cells:  # everything not swept is the base study's
         assert cell.study.replace(**{"model.hidden": [3], "model.activation": "relu", "name": base.name}) == base
-        assert cell.settings == {"model.hidden": cell.study.model.hidden, "model.activation": cell.study.model.activation}
+        assert cell.settings == {
+            "model.hidden": cell.study.model.hidden,
+            "model.activation": cell.study.model.activation,
+        }
 
 
 def test_one_at_a_time_varies_each_factor_alone_around_the_base():
@@ -52,7 +57,13 @@ def test_one_at_a_time_varies_each_factor_alone_around_the_base():
     }
     sweep = sweep_from_dict(data)
     cells = expand_cells(sweep)
-    assert [c.label for c in cells] == ["base", "model.activation=elu", "model.activation=tanh", "optimizer.learning_rate=0.001", "train.dropout=0.1"]
+    assert [c.label for c in cells] == [
+        "base",
+        "model.activation=elu",
+        "model.activation=tanh",
+        "optimizer.learning_rate=0.001",
+        "train.dropout=0.1",
+    ]
     base = sweep.base
     assert cells[0].study.replace(name=base.name) == base
     assert cells[1].study.replace(name=base.name) == base.replace(**{"model.activation": "elu"})
@@ -65,13 +76,18 @@ def test_table_values_toml_dotted_keys_and_bare_widths(tmp_path):
     path = tmp_path / "sweep.toml"
     path.write_text(
         'name = "s"\n[optimizer]\nname = "adam"\nlearning_rate = 0.01\n[optimizer.schedule]\nname = "cosine_decay"\n'
-        "[sweep]\nmode = \"grid\"\nmodel.hidden = [3, 5]\n"
+        '[sweep]\nmode = "grid"\nmodel.hidden = [3, 5]\n'
         'optimizer = [{name = "sgd", learning_rate = 0.1}, {name = "adam"}]\n'
     )
     cells = expand_cells(load_sweep(path))
     assert [c.study.model.hidden for c in cells] == [[3], [3], [5], [5]]
-    assert [(c.study.optimizer.name, c.study.optimizer.learning_rate) for c in cells] == [("sgd", 0.1), ("adam", 0.01)] * 2
-    assert all(c.study.optimizer.schedule.name == "cosine_decay" for c in cells)  # fields a table value does not set stay
+    assert [(c.study.optimizer.name, c.study.optimizer.learning_rate) for c in cells] == [
+        ("sgd", 0.1),
+        ("adam", 0.01),
+    ] * 2
+    assert all(
+        c.study.optimizer.schedule.name == "cosine_decay" for c in cells
+    )  # fields a table value does not set stay
 
 
 @pytest.mark.parametrize(
@@ -118,14 +134,18 @@ def test_success_mask_and_steps_to_success():
     status = np.array([Status.MAX_STEPS, Status.CONVERGED, Status.DIVERGED, Status.DIVERGED, Status.CONVERGED])
     np.testing.assert_array_equal(success_mask(loss, status, 1e-2), [True, False, False, False, True])
     record = np.array([0, 1, 3, 7, 15])
-    trajectory = np.array([[1.0, 0.5, 0.009, 0.001, 0.001], [1.0, 1.0, 1.0, 1.0, 1.0], [0.005, 0.005, 0.005, 0.005, 0.005]])
+    trajectory = np.array(
+        [[1.0, 0.5, 0.009, 0.001, 0.001], [1.0, 1.0, 1.0, 1.0, 1.0], [0.005, 0.005, 0.005, 0.005, 0.005]]
+    )
     np.testing.assert_array_equal(steps_to_success(trajectory, record, 1e-2), [3.0, np.nan, 0.0])
     summary = SuccessSummary.of(np.array([True, False, True]), steps_to_success(trajectory, record, 1e-2))
     assert summary.median_steps == 1.5
 
 
 def test_run_sweep_stores_every_cell_and_its_table(tmp_path):
-    sweep = sweep_from_dict({**TINY, "sweep": {"mode": "grid", "model.activation": ["relu", "tanh"], "success_loss": 0.05}})
+    sweep = sweep_from_dict(
+        {**TINY, "sweep": {"mode": "grid", "model.activation": ["relu", "tanh"], "success_loss": 0.05}}
+    )
     cells = expand_cells(sweep)
     fake_labels = lambda prepared, result: np.where(np.asarray(result.final_loss) < 0.05, "pyramid", "valley")  # noqa: E731
     path, table = run_sweep(sweep, tmp_path / "sweep.h5", classify=fake_labels)
@@ -186,9 +206,26 @@ def test_sweep_command_end_to_end(tmp_path, capsys):
     from landscape.cli import main
 
     path = tmp_path / "tiny.toml"
-    path.write_text('name = "tiny"\nn_inits = 4\n[task]\nn_points = 32\n[train]\nsteps = 30\ntrajectory_points = 8\n[sweep]\nsuccess_loss = 0.05\n"train.dropout" = [0.0, 0.1]\n')
+    path.write_text(
+        'name = "tiny"\nn_inits = 4\n[task]\nn_points = 32\n[train]\nsteps = 30\ntrajectory_points = 8\n[sweep]\nsuccess_loss = 0.05\n"train.dropout" = [0.0, 0.1]\n'
+    )
     out, figures = tmp_path / "tiny.h5", tmp_path / "figs"
-    assert main(["sweep", str(path), "--out", str(out), "--figures", str(figures), "--quiet", "--markdown", str(tmp_path / "t.md")]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                str(path),
+                "--out",
+                str(out),
+                "--figures",
+                str(figures),
+                "--quiet",
+                "--markdown",
+                str(tmp_path / "t.md"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "final full-data MSE < 0.05" in printed and "train.dropout=0.1" in printed
     assert (figures / "tiny-success.png").exists() and (figures / "tiny-types.png").exists()
@@ -203,7 +240,7 @@ def test_sweep_command_end_to_end(tmp_path, capsys):
     assert printed.split("\n")[2:5] == replotted.split("\n")[2:5] and (tmp_path / "again" / "tiny-success.png").exists()
     # an existing file is kept unless --overwrite; a bad file is one clear error (exit 2)
     assert main(["sweep", str(path), "--out", str(out), "--quiet"]) == 2
-    path.write_text("[sweep]\nmode = \"sideways\"\n\"model.hidden\" = [[3]]\n")
+    path.write_text('[sweep]\nmode = "sideways"\n"model.hidden" = [[3]]\n')
     assert main(["sweep", str(path), "--out", str(tmp_path / "other.h5")]) == 2
     assert "sweep.mode" in capsys.readouterr().err
 
@@ -211,7 +248,9 @@ def test_sweep_command_end_to_end(tmp_path, capsys):
 def test_an_interrupted_sweep_keeps_its_finished_cells_and_resume_runs_only_the_rest(tmp_path, monkeypatch):
     import landscape.sweeps as sweeps
 
-    sweep = sweep_from_dict({**TINY, "sweep": {"mode": "grid", "model.activation": ["relu", "tanh", "elu"], "success_loss": 0.05}})
+    sweep = sweep_from_dict(
+        {**TINY, "sweep": {"mode": "grid", "model.activation": ["relu", "tanh", "elu"], "success_loss": 0.05}}
+    )
     real, ran = sweeps.run_cell, []
 
     def interrupted(cell, *args, **kwargs):
@@ -239,6 +278,12 @@ def test_an_interrupted_sweep_keeps_its_finished_cells_and_resume_runs_only_the_
     _, whole = run_sweep(sweep, tmp_path / "whole.h5")
     for key in ("cell", "successes", "n", "fraction", "median_final_loss"):
         np.testing.assert_array_equal(resumed[key], whole[key], err_msg=key)
-    other = sweep_from_dict({**TINY, "seed": 99, "sweep": {"mode": "grid", "model.activation": ["relu", "tanh", "elu"], "success_loss": 0.05}})
+    other = sweep_from_dict(
+        {
+            **TINY,
+            "seed": 99,
+            "sweep": {"mode": "grid", "model.activation": ["relu", "tanh", "elu"], "success_loss": 0.05},
+        }
+    )
     with pytest.raises(StudyError, match="other settings"):
         run_sweep(other, path, resume=True)

@@ -26,7 +26,9 @@ def test_batched_training_equals_training_each_network_alone():
     """vmap changes nothing: in float64 (a scoped x64, so the identity holds to rounding on any
     backend; in float32 a GPU's batched and single reductions differ by ~1e-5 after 150 Adam steps)."""
     study = small_study(n_inits=6, **{"train.steps": 150, "train.dtype": "float64"})
-    prepared = prepare(study, fast=False)  # the vmapped general trainer; compiled kernels: test_fast_path.py, test_gpu_mlp.py
+    prepared = prepare(
+        study, fast=False
+    )  # the vmapped general trainer; compiled kernels: test_fast_path.py, test_gpu_mlp.py
     indices = np.arange(6)
     init, batched = train_networks(prepared, indices)
     assert batched.final_loss.dtype == np.float64 and not jax.config.jax_enable_x64  # x64 stayed scoped
@@ -37,7 +39,10 @@ def test_batched_training_equals_training_each_network_alone():
         for i, key in zip(indices, network_keys(prepared.study.seed, indices)):
             params_i = jax.tree.map(lambda leaf: jnp.asarray(leaf[i]), init)
             alone = one(params_i, init_and_train_keys(key)[1], x, y)
-            for a, b in zip(jax.tree.leaves(alone.final_params), jax.tree.leaves(jax.tree.map(lambda leaf: leaf[i], batched.final_params))):
+            for a, b in zip(
+                jax.tree.leaves(alone.final_params),
+                jax.tree.leaves(jax.tree.map(lambda leaf: leaf[i], batched.final_params)),
+            ):
                 np.testing.assert_allclose(np.asarray(a), b, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(float(alone.final_loss), batched.final_loss[i], rtol=1e-10)
             assert int(alone.status) == batched.status[i] and int(alone.steps) == batched.steps[i]
@@ -65,7 +70,9 @@ def test_float64_is_scoped_to_the_study():
 
 def test_diverging_networks_are_recorded_and_the_others_finish():
     """A linear-activation net: SGD with lr 0.2 is stable from Glorot inits, blows up from inits x10."""
-    study = small_study(**{"optimizer.name": "sgd", "optimizer.learning_rate": 0.2, "train.steps": 200, "model.activation": "linear"})
+    study = small_study(
+        **{"optimizer.name": "sgd", "optimizer.learning_rate": 0.2, "train.steps": 200, "model.activation": "linear"}
+    )
     prepared = prepare(study)
     keys = network_keys(0, np.arange(8))
     init = prepared.batch_init(keys)
@@ -89,7 +96,10 @@ def test_convergence_freezes_the_network_and_counts_steps():
     x = jnp.asarray(prepared.dataset.x, jnp.float32)
     # |x0| + ... is not the norm; use a linear target the MLP fits exactly: y = relu(x0) - relu(-x0) = x0
     y = x[:, 0]
-    params = [{"w": jnp.array([[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]]), "b": jnp.zeros(3)}, {"w": jnp.array([[1.0], [-1.0], [0.0]]), "b": jnp.zeros(1)}]
+    params = [
+        {"w": jnp.array([[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]]), "b": jnp.zeros(3)},
+        {"w": jnp.array([[1.0], [-1.0], [0.0]]), "b": jnp.zeros(1)},
+    ]
     spec = TrainSpec(optax.adam(1e-2), steps=50, grad_tol=1e-6, record_steps=(0, 49))
     result = train_one(params, jax.random.PRNGKey(0), x, y, spec, make_objective(prepared.model))
     assert int(result.status) == Status.CONVERGED and int(result.steps) == 0
@@ -123,7 +133,9 @@ def test_minibatches_cover_the_data_once_per_epoch():
     from landscape.training import _minibatch
 
     x = jnp.arange(12.0)[:, None]
-    seen = np.concatenate([np.asarray(_minibatch(x, x[:, 0], jax.random.PRNGKey(3), jnp.int32(t), 4)[0][:, 0]) for t in range(3)])
+    seen = np.concatenate(
+        [np.asarray(_minibatch(x, x[:, 0], jax.random.PRNGKey(3), jnp.int32(t), 4)[0][:, 0]) for t in range(3)]
+    )
     assert sorted(seen.tolist()) == list(range(12))
 
 
@@ -132,11 +144,15 @@ def test_frozen_parameters_never_move():
     prepared = prepare(study)
     model = make_mlp(study.model, study.init, 2, 1)
     trainable = [{"w": True, "b": True}, {"w": False, "b": False}]  # output layer fixed
-    model = model.__class__(init=model.init, apply=model.apply, name="frozen-output", trainable=trainable, mlp=model.mlp)
+    model = model.__class__(
+        init=model.init, apply=model.apply, name="frozen-output", trainable=trainable, mlp=model.mlp
+    )
     trainer = make_batch_trainer(model, prepared.spec)
     keys = network_keys(0, np.arange(3))
     init = prepared.batch_init(keys)
-    result = trainer(init, keys, jnp.asarray(prepared.dataset.x, jnp.float32), jnp.asarray(prepared.dataset.y, jnp.float32))
+    result = trainer(
+        init, keys, jnp.asarray(prepared.dataset.x, jnp.float32), jnp.asarray(prepared.dataset.y, jnp.float32)
+    )
     np.testing.assert_array_equal(np.asarray(result.final_params[1]["w"]), np.asarray(init[1]["w"]))
     assert not np.allclose(np.asarray(result.final_params[0]["w"]), np.asarray(init[0]["w"]))
 
@@ -146,7 +162,9 @@ def test_user_loss_replaces_the_sample_mean():
     study = small_study(**{"train.steps": 300, "optimizer.learning_rate": 0.05})
     from landscape.models import Model
 
-    model = Model(init=lambda key: {"c": jnp.zeros(())}, apply=lambda p, x, *a: jnp.full(x.shape[0], p["c"]), name="constant")
+    model = Model(
+        init=lambda key: {"c": jnp.zeros(())}, apply=lambda p, x, *a: jnp.full(x.shape[0], p["c"]), name="constant"
+    )
     # population loss for target sqrt(x0^2+x1^2) on U[-1,1]^2 and a constant c: E[(c - r)^2], minimised at c = E r
     mean_r = 0.7651957  # E sqrt(x^2 + y^2) on the square [-1, 1]^2 = (sqrt(2) + asinh(1)) / 3
     loss = lambda p, x, y: (p["c"] - mean_r) ** 2 + 0.0 * jnp.sum(x)  # noqa: E731
@@ -200,7 +218,9 @@ def test_auto_chunk_size_uses_the_memory_the_device_reports(monkeypatch):
     assert chunk * per_net <= 0.5 * 64 * 2**30 * 1.01 and n_chunks == -(-(10**6) // (32 * 2**30 // per_net))
     assert chunk > runner.MAX_AUTO_CHUNK
     assert runner.auto_chunk_size(million, 1, 4, "general", memory_bytes=2**30) % 4 == 0  # a multiple of the devices
-    assert runner.auto_chunk_size(million.replace(**{"train.chunk_size": 1000}), 1, 1, "gpu_pallas") == 1000  # explicit wins
+    assert (
+        runner.auto_chunk_size(million.replace(**{"train.chunk_size": 1000}), 1, 1, "gpu_pallas") == 1000
+    )  # explicit wins
     monkeypatch.undo()
 
     # a CPU reports nothing: at most MAX_AUTO_CHUNK networks and about CHUNK_MEMORY_BYTES a chunk, as before

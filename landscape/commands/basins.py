@@ -21,8 +21,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("basins", help="basins TOML (e.g. runs/basins.toml)")
     p.add_argument("--grid", type=int, metavar="G", help="points per side, odd (overrides basins.grid)")
-    p.add_argument("--base-index", type=int, metavar="I", help="network whose init is the plane's origin (overrides basins.base_index)")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a study field (model.activation=elu) or a basins field (basins.span=[2.0, 2.0]); repeatable")
+    p.add_argument(
+        "--base-index",
+        type=int,
+        metavar="I",
+        help="network whose init is the plane's origin (overrides basins.base_index)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a study field (model.activation=elu) or a basins field (basins.span=[2.0, 2.0]); repeatable",
+    )
     p.add_argument("--out", metavar="PATH", help="run file (default: runs/<study name>.h5)")
     p.add_argument("--overwrite", action="store_true", help="retrain the study if the run file holds a different one")
     p.add_argument("--figures", metavar="DIR", help="folder for the figure (default: figures/<run file stem>)")
@@ -65,7 +76,9 @@ def main(args: argparse.Namespace) -> int:
         with Run(out) as run:
             reuse = run.complete and run.study.to_json() == study.to_json()
         if not reuse and not args.overwrite:
-            raise StudyError(f"{out}: holds a different (or unfinished) study; pass --overwrite to retrain it, or choose another --out")
+            raise StudyError(
+                f"{out}: holds a different (or unfinished) study; pass --overwrite to retrain it, or choose another --out"
+            )
         if reuse:
             check_writable(out)  # before training the map, whose result could not be stored
     if not reuse:
@@ -74,7 +87,9 @@ def main(args: argparse.Namespace) -> int:
     else:
         say(f"reusing the study in {out}")
 
-    say(f"basin map: {config.grid}x{config.grid} = {config.grid**2} inits around network {config.base_index}, directions {config.directions}, span {config.span}")
+    say(
+        f"basin map: {config.grid}x{config.grid} = {config.grid**2} inits around network {config.base_index}, directions {config.directions}, span {config.span}"
+    )
     prepared = prepare(study)
     result = basin_map(prepared, config, progress=lambda done, total: say(f"  {done}/{total} trained"))
     arrays, attrs = basins_group(result)
@@ -83,7 +98,9 @@ def main(args: argparse.Namespace) -> int:
     centre = config.grid // 2
     with Run(out) as run:
         alone = float(run.final_loss[config.base_index])
-    print(f"  origin: final loss {result.final_loss[centre, centre]:.6g} on the map, {alone:.6g} for network {config.base_index} trained alone")
+    print(
+        f"  origin: final loss {result.final_loss[centre, centre]:.6g} on the map, {alone:.6g} for network {config.base_index} trained alone"
+    )
     print(f"  classifier: {attrs['classifier']}")
     fig = basin_map_figure(
         result.label_code,

@@ -26,13 +26,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<run file stem>)")
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
     p.add_argument("--no-clusters", action="store_true", help="skip the rule-free clustering")
-    p.add_argument("--clusters", type=int, metavar="K", help="fix the number of clusters (default: chosen from the linkage)")
-    p.add_argument("--sample", type=int, default=3000, metavar="M", help="networks clustered hierarchically (default: 3000)")
-    p.add_argument("--confidence", type=float, default=0.95, metavar="C", help="confidence level of the intervals (default: 0.95)")
+    p.add_argument(
+        "--clusters", type=int, metavar="K", help="fix the number of clusters (default: chosen from the linkage)"
+    )
+    p.add_argument(
+        "--sample", type=int, default=3000, metavar="M", help="networks clustered hierarchically (default: 3000)"
+    )
+    p.add_argument(
+        "--confidence", type=float, default=0.95, metavar="C", help="confidence level of the intervals (default: 0.95)"
+    )
     p.set_defaults(func=main)
 
 
-def classify_and_report(path: str | Path, figures: str | Path | None, cluster: bool = True, n_clusters: int | None = None, sample_size: int = 3000, confidence: float = 0.95, timings: dict[str, float] | None = None, written: list[Path] | None = None, formats: tuple[str, ...] = ("png", "svg")) -> str:
+def classify_and_report(
+    path: str | Path,
+    figures: str | Path | None,
+    cluster: bool = True,
+    n_clusters: int | None = None,
+    sample_size: int = 3000,
+    confidence: float = 0.95,
+    timings: dict[str, float] | None = None,
+    written: list[Path] | None = None,
+    formats: tuple[str, ...] = ("png", "svg"),
+) -> str:
     """Classify a run, store the ``types`` group, write figures; returns the printed text.
 
     ``timings``, if given, receives the seconds of the ``types`` (classify and store) and
@@ -45,10 +61,24 @@ def classify_and_report(path: str | Path, figures: str | Path | None, cluster: b
     thresholds = Thresholds()
     check_writable(path)  # before work whose result could not be stored
     with FigurePool(None if figures is not None else 1) as pool:  # its workers start while we classify
-        return _classify_and_report(path, figures, pool, thresholds, cluster, n_clusters, sample_size, confidence, timings, written, formats)
+        return _classify_and_report(
+            path, figures, pool, thresholds, cluster, n_clusters, sample_size, confidence, timings, written, formats
+        )
 
 
-def _classify_and_report(path: str | Path, figures: str | Path | None, pool: Any, thresholds: Any, cluster: bool, n_clusters: int | None, sample_size: int, confidence: float, timings: dict[str, float] | None, written: list[Path] | None, formats: tuple[str, ...]) -> str:
+def _classify_and_report(
+    path: str | Path,
+    figures: str | Path | None,
+    pool: Any,
+    thresholds: Any,
+    cluster: bool,
+    n_clusters: int | None,
+    sample_size: int,
+    confidence: float,
+    timings: dict[str, float] | None,
+    written: list[Path] | None,
+    formats: tuple[str, ...],
+) -> str:
     import numpy as np
 
     from ..solutions import classify_run, format_type_table, types_group_arrays
@@ -56,7 +86,9 @@ def _classify_and_report(path: str | Path, figures: str | Path | None, pool: Any
 
     started = time.perf_counter()
     with Run(path) as run:
-        analysis = classify_run(run, thresholds, cluster=cluster, n_clusters=n_clusters, sample_size=sample_size, confidence=confidence)
+        analysis = classify_run(
+            run, thresholds, cluster=cluster, n_clusters=n_clusters, sample_size=sample_size, confidence=confidence
+        )
         name = run.name
     arrays, attrs = types_group_arrays(analysis, thresholds)
     write_group(path, "types", arrays, {**attrs, "seconds": time.perf_counter() - started})
@@ -118,17 +150,26 @@ def type_figure_jobs(run: Run, analysis: dict[str, Any]) -> list[tuple[str, str,
             ("unit_weights", figure + "unit_weights_figure", (weights,)),
             ("type_surfaces", figure + "surfaces_figure", (surfaces, target)),
         ]
-    jobs.append(("loss_curves_by_type", figure + "loss_curves_figure", (run.trajectory, run.trajectory_steps, labels, names)))
+    jobs.append(
+        ("loss_curves_by_type", figure + "loss_curves_figure", (run.trajectory, run.trajectory_steps, labels, names))
+    )
     if "active_fraction" in result:
         jobs.append(("active_fractions", figure + "active_fraction_figure", (result["active_fraction"], labels, names)))
     jobs.append(("type_fractions", figure + "fractions_figure", (summary,)))
     if "clusters" in analysis:
-        clusters = (analysis["cluster_summary"]["contingency"], names, analysis["clusters"].description, analysis["adjusted_rand"])
+        clusters = (
+            analysis["cluster_summary"]["contingency"],
+            names,
+            analysis["clusters"].description,
+            analysis["adjusted_rand"],
+        )
         jobs.append(("clusters_vs_types", figure + "clusters_figure", clusters))
     return jobs
 
 
-def write_type_figures(run: Run, analysis: dict[str, Any], folder: str | Path, formats: tuple[str, ...] = ("png", "svg"), pool: Any = None) -> list[Path]:
+def write_type_figures(
+    run: Run, analysis: dict[str, Any], folder: str | Path, formats: tuple[str, ...] = ("png", "svg"), pool: Any = None
+) -> list[Path]:
     """All type figures for a classified run (see :mod:`landscape.plots.types`), drawn by ``pool``
     (a :class:`landscape.plots.FigurePool`; default: one made here)."""
     from ..plots import FigurePool
@@ -151,7 +192,12 @@ def main(args: argparse.Namespace) -> int:
             figures = run_figures_folder(args.run)
     print(
         classify_and_report(
-            args.run, figures, cluster=not args.no_clusters, n_clusters=args.clusters, sample_size=args.sample, confidence=args.confidence
+            args.run,
+            figures,
+            cluster=not args.no_clusters,
+            n_clusters=args.clusters,
+            sample_size=args.sample,
+            confidence=args.confidence,
         )
     )
     return 0

@@ -27,12 +27,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "solution type (from the 'types' group if present, else one group 'all') and save figures.",
     )
     p.add_argument("run", help="run file (.h5)")
-    p.add_argument("--method", choices=("dense", "lanczos"), default="dense", help="exact dense Hessians (default) or matrix-free Lanczos")
-    p.add_argument("--top-k", type=int, default=5, metavar="K", help="lanczos: eigenvalues kept at each end of the spectrum (default: 5)")
-    p.add_argument("--zero-rtol", type=float, default=None, metavar="R", help="|lambda| <= R * max|lambda| + atol counts as zero (default: 1e-4)")
-    p.add_argument("--zero-atol", type=float, default=None, metavar="A", help="absolute part of the zero tolerance (default: 1e-7)")
-    p.add_argument("--chunk-size", type=int, default=1024, metavar="C", help="networks per compiled batch (default: 1024)")
-    p.add_argument("--seed", type=int, default=0, metavar="K", help="key for Lanczos start vectors and SLQ probes (default: 0)")
+    p.add_argument(
+        "--method",
+        choices=("dense", "lanczos"),
+        default="dense",
+        help="exact dense Hessians (default) or matrix-free Lanczos",
+    )
+    p.add_argument(
+        "--top-k",
+        type=int,
+        default=5,
+        metavar="K",
+        help="lanczos: eigenvalues kept at each end of the spectrum (default: 5)",
+    )
+    p.add_argument(
+        "--zero-rtol",
+        type=float,
+        default=None,
+        metavar="R",
+        help="|lambda| <= R * max|lambda| + atol counts as zero (default: 1e-4)",
+    )
+    p.add_argument(
+        "--zero-atol", type=float, default=None, metavar="A", help="absolute part of the zero tolerance (default: 1e-7)"
+    )
+    p.add_argument(
+        "--chunk-size", type=int, default=1024, metavar="C", help="networks per compiled batch (default: 1024)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="K", help="key for Lanczos start vectors and SLQ probes (default: 0)"
+    )
     p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<run file stem>/hessian)")
     p.add_argument("--no-figures", action="store_true", help="do not draw figures")
     p.set_defaults(func=main)
@@ -110,12 +133,29 @@ def main(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         if args.method == "dense":
             result = curvature.dense_curvature(
-                hessian_fn, final_params, x, y, activation, rtol, atol, args.chunk_size, dtype=dtype, leaky_slope=study.model.leaky_slope
+                hessian_fn,
+                final_params,
+                x,
+                y,
+                activation,
+                rtol,
+                atol,
+                args.chunk_size,
+                dtype=dtype,
+                leaky_slope=study.model.leaky_slope,
             )
         else:
             result = curvature.lanczos_curvature(
-                curvature.loss_of_model(model), final_params, x, y, key, args.top_k, zero_rtol=rtol, zero_atol=atol,
-                chunk_size=min(args.chunk_size, 256), dtype=dtype,
+                curvature.loss_of_model(model),
+                final_params,
+                x,
+                y,
+                key,
+                args.top_k,
+                zero_rtol=rtol,
+                zero_atol=atol,
+                chunk_size=min(args.chunk_size, 256),
+                dtype=dtype,
             )
         seconds = time.perf_counter() - start
 
@@ -123,17 +163,23 @@ def main(args: argparse.Namespace) -> int:
         rep_index = np.array([representatives[t] for t in type_names], dtype=np.int64)
         rep_params = jax.tree.map(lambda leaf: np.asarray(leaf)[rep_index], final_params)
         rep_params = jax.tree.map(lambda leaf: np.asarray(leaf, dtype), rep_params)
-        rep_hessians, rep_values, rep_vectors = curvature.hessians_and_eigenvectors(hessian_fn, rep_params, np.asarray(x, dtype), np.asarray(y, dtype))
+        rep_hessians, rep_values, rep_vectors = curvature.hessians_and_eigenvectors(
+            hessian_fn, rep_params, np.asarray(x, dtype), np.asarray(y, dtype)
+        )
         rep = {"eigenvalues": rep_values, "eigenvectors": rep_vectors}
         # SLQ density of each representative (Ghorbani et al. 2019), next to the exact one; H v from the
         # dense Hessians just computed (same as autodiff HVPs, without compiling them: seconds, more on a GPU)
-        slq_nodes, slq_weights = curvature.slq_spectra_of_hessians(rep_hessians, key, n_probes=16, n_steps=min(64, n_params))
+        slq_nodes, slq_weights = curvature.slq_spectra_of_hessians(
+            rep_hessians, key, n_probes=16, n_steps=min(64, n_params)
+        )
         finite_reps = rep["eigenvalues"][np.all(np.isfinite(rep["eigenvalues"]), axis=1)]
         low, high = (float(finite_reps.min()), float(finite_reps.max())) if finite_reps.size else (-1.0, 1.0)
         pad = 0.05 * (high - low or 1.0)
         grid = np.linspace(low - pad, high + pad, DENSITY_POINTS)
         sigma = (high - low or 1.0) / 200
-        slq_curves, exact_curves = map(np.asarray, curvature.density_curves(slq_nodes, slq_weights, rep["eigenvalues"], grid, sigma))  # one compile
+        slq_curves, exact_curves = map(
+            np.asarray, curvature.density_curves(slq_nodes, slq_weights, rep["eigenvalues"], grid, sigma)
+        )  # one compile
 
     from ..saddles import KIND_NAMES, stationary_kind
 
@@ -168,24 +214,35 @@ def main(args: argparse.Namespace) -> int:
     write_group(
         args.run,
         "hessian",
-        {**result, "representatives": representatives_group, "density": {"grid": grid, "slq": slq_curves, "exact": exact_curves, "sigma": np.float64(sigma)}, "summary": summary},
+        {
+            **result,
+            "representatives": representatives_group,
+            "density": {"grid": grid, "slq": slq_curves, "exact": exact_curves, "sigma": np.float64(sigma)},
+            "summary": summary,
+        },
         attrs,
     )
     n_done = int(np.sum(status >= 0))
     print(table)
-    print(f"  {args.method} spectra of {n_done} networks ({n_params} parameters each) in {seconds:.2f} s (compile included); "
-          f"zero tolerance {rtol:g} * max|lambda| + {atol:g}")
+    print(
+        f"  {args.method} spectra of {n_done} networks ({n_params} parameters each) in {seconds:.2f} s (compile included); "
+        f"zero tolerance {rtol:g} * max|lambda| + {atol:g}"
+    )
     if args.method == "dense":
         match = result["n_near_zero"] == result["n_zero_predicted"]
         converged = status == 0
-        print(f"  near-zero eigenvalues equal the symmetry prediction for {int(match.sum())} of {match.size} networks "
-              f"({int(match[converged].sum())} of {int(converged.sum())} converged ones): rescaling per live unit, "
-              f"incoming+bias+outgoing per dead unit, affine redundancy of units linear on the data")
+        print(
+            f"  near-zero eigenvalues equal the symmetry prediction for {int(match.sum())} of {match.size} networks "
+            f"({int(match[converged].sum())} of {int(converged.sum())} converged ones): rescaling per live unit, "
+            f"incoming+bias+outgoing per dead unit, affine redundancy of units linear on the data"
+        )
     saddle = np.asarray(result["is_saddle"], bool)
     counts = {name: int(np.sum(kind == code)) for code, name in enumerate(KIND_NAMES)}
-    print(f"  stationary points (|grad| < train.grad_tol = {grad_tol:g}): {counts['minimum']} minima, {counts['saddle']} saddles; "
-          f"{counts['not stationary']} not stationary (stopped elsewhere; an eigenvalue below -tolerance at "
-          f"{int(np.sum(saddle & (kind == 2)))} of them does not make them saddles)")
+    print(
+        f"  stationary points (|grad| < train.grad_tol = {grad_tol:g}): {counts['minimum']} minima, {counts['saddle']} saddles; "
+        f"{counts['not stationary']} not stationary (stopped elsewhere; an eigenvalue below -tolerance at "
+        f"{int(np.sum(saddle & (kind == 2)))} of them does not make them saddles)"
+    )
     print(f"  stored in {args.run}:/hessian")
 
     if not args.no_figures:
@@ -199,11 +256,33 @@ def main(args: argparse.Namespace) -> int:
         else:
             k = result["top_eigenvalues"].shape[1]
             overlap = max(0, 2 * k - n_params)
-            eigenvalues = np.concatenate([result["bottom_eigenvalues"], result["top_eigenvalues"][:, ::-1][:, overlap:]], axis=1)
+            eigenvalues = np.concatenate(
+                [result["bottom_eigenvalues"], result["top_eigenvalues"][:, ::-1][:, overlap:]], axis=1
+            )
             note = f"Lanczos: bottom {k} and top {k} of {n_params}"
         written = []
-        written += save_figure(curvature_plots.spectra_by_type(eigenvalues, labels, result["zero_tolerance"], type_names, note=note), folder, "spectra_by_type")
-        written += save_figure(curvature_plots.top_eigenvalue_by_type(result["max_eigenvalue"], result["trace"], labels, type_names, result["is_saddle"]), folder, "top_eigenvalue_by_type")
-        written += save_figure(curvature_plots.spectral_density(grid, slq_curves, exact_curves, rep["eigenvalues"], [f"{t} (net {i})" for t, i in zip(type_names, rep_index, strict=True)]), folder, "slq_density")
+        written += save_figure(
+            curvature_plots.spectra_by_type(eigenvalues, labels, result["zero_tolerance"], type_names, note=note),
+            folder,
+            "spectra_by_type",
+        )
+        written += save_figure(
+            curvature_plots.top_eigenvalue_by_type(
+                result["max_eigenvalue"], result["trace"], labels, type_names, result["is_saddle"]
+            ),
+            folder,
+            "top_eigenvalue_by_type",
+        )
+        written += save_figure(
+            curvature_plots.spectral_density(
+                grid,
+                slq_curves,
+                exact_curves,
+                rep["eigenvalues"],
+                [f"{t} (net {i})" for t, i in zip(type_names, rep_index, strict=True)],
+            ),
+            folder,
+            "slq_density",
+        )
         print(f"  figures: {', '.join(str(p) for p in written if p.suffix == '.png')}")
     return 0

@@ -8,9 +8,19 @@ ORDER = 1
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="print what a run file holds (or drop a stored analysis)", description="Print a run file's study, state (complete or not), statuses, datasets and analyses. With --drop, remove a stored analysis group instead (atomically: the file is republished without it).")
+    p = sub.add_parser(
+        "info",
+        help="print what a run file holds (or drop a stored analysis)",
+        description="Print a run file's study, state (complete or not), statuses, datasets and analyses. With --drop, remove a stored analysis group instead (atomically: the file is republished without it).",
+    )
     p.add_argument("run", help="run file (.h5)")
-    p.add_argument("--drop", action="append", default=[], metavar="GROUP", help="remove the analysis group GROUP (e.g. types, hessian, slices/NAME); repeatable")
+    p.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="remove the analysis group GROUP (e.g. types, hessian, slices/NAME); repeatable",
+    )
     p.set_defaults(func=main)
 
 
@@ -25,7 +35,9 @@ def main(args: argparse.Namespace) -> int:
             try:
                 drop_group(args.run, name.strip("/"))
             except ValueError:
-                raise RunFileError(f"{args.run}: '{name}' is the study itself (training data), not an analysis; it cannot be dropped") from None
+                raise RunFileError(
+                    f"{args.run}: '{name}' is the study itself (training data), not an analysis; it cannot be dropped"
+                ) from None
             print(f"dropped /{name.strip('/')} from {args.run}")
         return 0
     print(describe_run(args.run))

@@ -33,12 +33,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run", help="run file (.h5)")
     p.add_argument("points", nargs="*", help="two or more points (index, init:INDEX, type name, cluster:C)")
-    p.add_argument("--bezier-steps", type=int, default=1000, metavar="S", help="Adam steps per curve (default: 1000; 0: no curves)")
+    p.add_argument(
+        "--bezier-steps", type=int, default=1000, metavar="S", help="Adam steps per curve (default: 1000; 0: no curves)"
+    )
     p.add_argument("--samples", type=int, default=16, metavar="T", help="t samples per Bezier step (default: 16)")
-    p.add_argument("--learning-rate", type=float, default=0.01, metavar="LR", help="Adam learning rate for the control point (default: 0.01)")
-    p.add_argument("--path-points", type=int, default=101, metavar="N", help="t values on which profiles and barriers are measured (default: 101)")
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=0.01,
+        metavar="LR",
+        help="Adam learning rate for the control point (default: 0.01)",
+    )
+    p.add_argument(
+        "--path-points",
+        type=int,
+        default=101,
+        metavar="N",
+        help="t values on which profiles and barriers are measured (default: 101)",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="K", help="PRNG seed of the Bezier t samples (default: 0)")
-    p.add_argument("--name", default="representatives", metavar="NAME", help="stored under paths/<name> (default: representatives)")
+    p.add_argument(
+        "--name", default="representatives", metavar="NAME", help="stored under paths/<name> (default: representatives)"
+    )
     p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/<run file stem>)")
     p.add_argument("--no-figures", action="store_true", help="store the results only")
     p.set_defaults(func=main)
@@ -117,8 +133,18 @@ def _main(args: argparse.Namespace) -> int:
         starts = stack([as_jax(networks[i], context.dtype) for i, _ in pairs])
         ends = stack([as_jax(cast_like(matrix["aligned_ends"][(i, j)], networks[i]), context.dtype) for i, j in pairs])
         keys = jax.random.split(jax.random.PRNGKey(args.seed), len(pairs))
-        bezier = train_bezier_batch(context.objective, context.x, context.y, starts, ends, keys,
-                                    steps=args.bezier_steps, samples=args.samples, learning_rate=args.learning_rate, n_eval=args.path_points)
+        bezier = train_bezier_batch(
+            context.objective,
+            context.x,
+            context.y,
+            starts,
+            ends,
+            keys,
+            steps=args.bezier_steps,
+            samples=args.samples,
+            learning_rate=args.learning_rate,
+            n_eval=args.path_points,
+        )
         profiles, linear = np.asarray(bezier.profile), np.asarray(bezier.linear_profile)
         bezier_barriers = np.array([barrier(p) for p in profiles])
         bezier_matrix = np.zeros((k, k))
@@ -136,9 +162,15 @@ def _main(args: argparse.Namespace) -> int:
             "control": flatten_params(jax.tree_util.tree_map(np.asarray, bezier.control)),
         }
     seconds = time.perf_counter() - started
-    attrs = {"bezier_steps": args.bezier_steps, "samples": args.samples, "learning_rate": args.learning_rate,
-             "seed": args.seed, "seconds": seconds, "activation": context.activation,
-             "meaning": "row i, column j: path from point i to point j (j aligned onto i for 'aligned' and 'bezier')"}
+    attrs = {
+        "bezier_steps": args.bezier_steps,
+        "samples": args.samples,
+        "learning_rate": args.learning_rate,
+        "seed": args.seed,
+        "seconds": seconds,
+        "activation": context.activation,
+        "meaning": "row i, column j: path from point i to point j (j aligned onto i for 'aligned' and 'bezier')",
+    }
     write_group(args.run, f"paths/{args.name}", arrays, attrs)
 
     print(f"paths between {k} points in {seconds:.1f} s (compile included); stored paths/{args.name}", file=sys.stderr)
@@ -150,11 +182,20 @@ def _main(args: argparse.Namespace) -> int:
     print(f"{'':{width}}  " + "  ".join(f"{label[:10]:>10}" for label in labels))
     straight, is_aligned = matrix["barrier_straight"], matrix["straight_is_aligned"]
     for i, label in enumerate(labels):
-        print(f"{label:{width}}  " + "  ".join(f"{straight[i, j]:9.3g}{'a' if is_aligned[i, j] else 'u'}" if i != j else f"{'':10}" for j in range(k)))
-    print("straight-line barriers above: the lower of unaligned (u) and aligned (a); pairs: unaligned / aligned / Bezier:")
+        print(
+            f"{label:{width}}  "
+            + "  ".join(
+                f"{straight[i, j]:9.3g}{'a' if is_aligned[i, j] else 'u'}" if i != j else f"{'':10}" for j in range(k)
+            )
+        )
+    print(
+        "straight-line barriers above: the lower of unaligned (u) and aligned (a); pairs: unaligned / aligned / Bezier:"
+    )
     for n, (i, j) in enumerate(pairs):
         extra = f" / {arrays['bezier']['barrier'][n]:.3g}" if bezier is not None else ""
-        print(f"  {labels[i]} -> {labels[j]}: {matrix['barrier_linear'][i, j]:.3g} / {matrix['barrier_aligned'][i, j]:.3g}{extra}")
+        print(
+            f"  {labels[i]} -> {labels[j]}: {matrix['barrier_linear'][i, j]:.3g} / {matrix['barrier_aligned'][i, j]:.3g}{extra}"
+        )
 
     if not args.no_figures:
         from ..plots import save_figure
@@ -171,6 +212,10 @@ def _main(args: argparse.Namespace) -> int:
         matrices = {"linear": matrix["barrier_linear"], "aligned": matrix["barrier_aligned"]}
         if bezier is not None:
             matrices["Bezier (aligned ends)"] = arrays["bezier"]["barrier_matrix"]
-        written += save_figure(plot_barrier_matrices(matrices, labels, f"{name}: loss barriers between minima"), folder, f"paths-{args.name}-barriers")
+        written += save_figure(
+            plot_barrier_matrices(matrices, labels, f"{name}: loss barriers between minima"),
+            folder,
+            f"paths-{args.name}-barriers",
+        )
         print(f"  figures: {', '.join(str(p) for p in written if p.suffix == '.png')}")
     return 0

@@ -19,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "with the command that runs them.",
     )
     p.add_argument("run", help="run file (.h5), basins run file or sweep file")
-    p.add_argument("--out", metavar="DIR", help="folder for index.html (default: <run stem>-report next to the run file)")
+    p.add_argument(
+        "--out", metavar="DIR", help="folder for index.html (default: <run stem>-report next to the run file)"
+    )
     p.set_defaults(func=main)
 
 

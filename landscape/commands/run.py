@@ -23,13 +23,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, metavar="S", help="optimiser steps per network (overrides train.steps)")
     p.add_argument("--seed", type=int, metavar="K", help="study seed (overrides seed)")
     p.add_argument("--chunk-size", type=int, metavar="C", help="networks per compiled chunk (default: automatic)")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override any field, e.g. --set optimizer.name=sgd (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override any field, e.g. --set optimizer.name=sgd (repeatable)",
+    )
     p.add_argument("--out", metavar="PATH", help="run file (default: runs/<study name>.h5)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run file, skipping finished chunks")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--no-classify", action="store_true", help="skip the solution types (landscape classify) and their figures")
+    p.add_argument(
+        "--no-classify", action="store_true", help="skip the solution types (landscape classify) and their figures"
+    )
     p.add_argument("--no-report", action="store_true", help="skip the HTML study report (landscape report)")
     p.set_defaults(func=main)
 
@@ -37,7 +45,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def study_from_args(args: argparse.Namespace) -> Study | None:
     """The study named on the command line with its overrides (None: resume reads the file's)."""
     overrides = dict(parse_override(text) for text in args.set)
-    for flag, field in (("inits", "n_inits"), ("steps", "train.steps"), ("seed", "seed"), ("chunk_size", "train.chunk_size")):
+    for flag, field in (
+        ("inits", "n_inits"),
+        ("steps", "train.steps"),
+        ("seed", "seed"),
+        ("chunk_size", "train.chunk_size"),
+    ):
         value = getattr(args, flag, None)
         if value is not None:
             overrides[field] = value
@@ -95,9 +108,18 @@ def main(args: argparse.Namespace) -> int:
         stages["report"] = time.perf_counter() - started
         print(f"  report: {report}", file=sys.stderr if args.json else sys.stdout)
     after = sum(seconds for stage, seconds in stages.items() if not stage.startswith("training"))
-    first = f" (first chunk, with the one-time kernel compile: {chunk_seconds[0]:.1f} s)" if len(chunk_seconds) > 1 and chunk_seconds[0] == chunk_seconds[0] else ""
-    print("stage times: " + ", ".join(f"{stage} {seconds:.1f} s" + (first if stage.startswith("training") else "") for stage, seconds in stages.items())
-          + (f"; after training {after:.1f} s" if len(stages) > 1 else ""), file=sys.stderr)
+    first = (
+        f" (first chunk, with the one-time kernel compile: {chunk_seconds[0]:.1f} s)"
+        if len(chunk_seconds) > 1 and chunk_seconds[0] == chunk_seconds[0]
+        else ""
+    )
+    print(
+        "stage times: "
+        + ", ".join(
+            f"{stage} {seconds:.1f} s" + (first if stage.startswith("training") else "")
+            for stage, seconds in stages.items()
+        )
+        + (f"; after training {after:.1f} s" if len(stages) > 1 else ""),
+        file=sys.stderr,
+    )
     return 0
-
-

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from ..config import ConfigError
 
 if TYPE_CHECKING:  # heavy modules load inside the functions: `landscape --help` stays fast
-
     from ..storage import Run
 
 ORDER = 40
@@ -63,12 +62,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("points", nargs="*", help="three points for a plane (default: pyramid valley dead representatives)")
     p.add_argument("--random", metavar="POINT", help="a random filter-normalised plane around this point instead")
     p.add_argument("--resolution", type=int, default=101, metavar="N", help="grid points per axis (default: 101)")
-    p.add_argument("--margin", type=float, default=0.3, metavar="M", help="three-point planes: margin around the points, as a fraction of their spread (default: 0.3)")
-    p.add_argument("--span", type=float, default=1.0, metavar="S", help="random planes: grid over [-span, span]^2 in direction units (default: 1)")
-    p.add_argument("--bias-mode", choices=("with_unit", "zero", "same"), default="with_unit",
-                   help="random planes: how bias directions are normalised (default: with the unit's weights)")
-    p.add_argument("--seed", type=int, default=0, metavar="K", help="random planes: PRNG seed of the directions (default: 0)")
-    p.add_argument("--no-align", action="store_true", help="three-point planes: do not align points 2 and 3 onto point 1 first")
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=0.3,
+        metavar="M",
+        help="three-point planes: margin around the points, as a fraction of their spread (default: 0.3)",
+    )
+    p.add_argument(
+        "--span",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="random planes: grid over [-span, span]^2 in direction units (default: 1)",
+    )
+    p.add_argument(
+        "--bias-mode",
+        choices=("with_unit", "zero", "same"),
+        default="with_unit",
+        help="random planes: how bias directions are normalised (default: with the unit's weights)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="K", help="random planes: PRNG seed of the directions (default: 0)"
+    )
+    p.add_argument(
+        "--no-align", action="store_true", help="three-point planes: do not align points 2 and 3 onto point 1 first"
+    )
     p.add_argument("--name", metavar="NAME", help="slice name under slices/ (default: built from the points)")
     p.add_argument("--surface", action="store_true", help="also draw a 3D surface")
     p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/<run file stem>)")
@@ -120,13 +139,23 @@ def _main(args: argparse.Namespace) -> int:
         alphas = betas = np.linspace(-args.span, args.span, args.resolution)
         name = args.name or f"random-{points[0].spec.replace(':', '')}-seed{args.seed}"
         axis_labels = ("alpha (filter-normalised direction 1)", "beta (filter-normalised direction 2)")
-        attrs.update(kind="random", bias_mode=args.bias_mode, filter_normalised=True, seed=args.seed, span=args.span,
-                     axes_cosine=slices.axes_cosine(plane), aligned=False)
+        attrs.update(
+            kind="random",
+            bias_mode=args.bias_mode,
+            filter_normalised=True,
+            seed=args.seed,
+            span=args.span,
+            axes_cosine=slices.axes_cosine(plane),
+            aligned=False,
+        )
     else:
         aligned = not args.no_align
         if aligned:
             reference = points[0].params
-            params = [params[0]] + [slices.as_jax(cast_like(align(reference, p.params, context.activation)[0], reference), context.dtype) for p in points[1:]]
+            params = [params[0]] + [
+                slices.as_jax(cast_like(align(reference, p.params, context.activation)[0], reference), context.dtype)
+                for p in points[1:]
+            ]
         try:
             plane = slices.plane_through_points(*params)
         except ValueError as err:
@@ -136,9 +165,23 @@ def _main(args: argparse.Namespace) -> int:
         axis_labels = ("u: towards point 2 (parameter distance)", "v: in-plane, orthogonal to u")
         attrs.update(kind="three_points", aligned=aligned, margin=args.margin)
 
-    loss = np.asarray(slices.plane_grid(context.objective, context.x, context.y, plane.origin, plane.axis_u, plane.axis_v, alphas, betas))
+    loss = np.asarray(
+        slices.plane_grid(
+            context.objective, context.x, context.y, plane.origin, plane.axis_u, plane.axis_v, alphas, betas
+        )
+    )
     coords = np.asarray(plane.point_coords)
-    on_plane = np.asarray(slices.plane_losses(context.objective, context.x, context.y, plane.origin, plane.axis_u, plane.axis_v, jax.numpy.asarray(coords, context.dtype)))
+    on_plane = np.asarray(
+        slices.plane_losses(
+            context.objective,
+            context.x,
+            context.y,
+            plane.origin,
+            plane.axis_u,
+            plane.axis_v,
+            jax.numpy.asarray(coords, context.dtype),
+        )
+    )
     own = np.array([float(context.objective(p, context.x, context.y)) for p in params])
     seconds = time.perf_counter() - started
     attrs["seconds"] = seconds
@@ -159,8 +202,11 @@ def _main(args: argparse.Namespace) -> int:
         "axis_v": flatten_params(plane.axis_v),
     }
     write_group(args.run, f"slices/{name}", arrays, attrs)
-    print(f"slice '{name}': {args.resolution}x{args.resolution} grid in {seconds:.2f} s (compile included); "
-          f"loss range {np.nanmin(loss):.3g} .. {np.nanmax(loss):.3g}; stored slices/{name}", file=sys.stderr)
+    print(
+        f"slice '{name}': {args.resolution}x{args.resolution} grid in {seconds:.2f} s (compile included); "
+        f"loss range {np.nanmin(loss):.3g} .. {np.nanmax(loss):.3g}; stored slices/{name}",
+        file=sys.stderr,
+    )
     for label, c, value in zip(labels, coords, own):
         print(f"  {label}: coordinates ({c[0]:.3f}, {c[1]:.3f}), loss {value:.4g}")
 
@@ -174,9 +220,15 @@ def _main(args: argparse.Namespace) -> int:
             title = f"{run_name(args.run)}: random filter-normalised plane around {labels[0]} (axes cosine {attrs['axes_cosine']:.2f})"
         else:
             title = f"{run_name(args.run)}: plane through {', '.join(labels)}{' (aligned onto the first)' if attrs['aligned'] else ''}"
-        written = save_figure(plot_slice_contour(alphas, betas, loss, coords, marked, title, axis_labels), folder, f"slice-{name}")
+        written = save_figure(
+            plot_slice_contour(alphas, betas, loss, coords, marked, title, axis_labels), folder, f"slice-{name}"
+        )
         if args.surface:
-            written += save_figure(plot_slice_surface(alphas, betas, loss, coords, labels, own, title, axis_labels), folder, f"slice-{name}-surface")
+            written += save_figure(
+                plot_slice_surface(alphas, betas, loss, coords, labels, own, title, axis_labels),
+                folder,
+                f"slice-{name}-surface",
+            )
         print(f"  figures: {', '.join(str(p) for p in written if p.suffix == '.png')}")
     return 0
 

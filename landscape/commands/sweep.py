@@ -21,14 +21,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sweep", help="sweep TOML (e.g. runs/remedies.toml)")
     p.add_argument("--inits", type=int, metavar="N", help="networks per cell (overrides n_inits)")
     p.add_argument("--steps", type=int, metavar="S", help="optimiser steps (overrides train.steps)")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a base-study field; repeatable")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="override a base-study field; repeatable"
+    )
     p.add_argument("--out", metavar="PATH", help="sweep file (default: runs/<name>.h5)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing sweep file")
-    p.add_argument("--resume", action="store_true", help="finish an interrupted sweep file: keep its finished cells, run the others")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted sweep file: keep its finished cells, run the others",
+    )
     p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<sweep file stem>)")
     p.add_argument("--markdown", metavar="PATH", help="also write the success table as Markdown to PATH")
     p.add_argument("--quiet", action="store_true", help="no per-cell messages")
-    p.add_argument("--replot", action="store_true", help="train nothing: print the table and redraw the figures from the existing sweep file")
+    p.add_argument(
+        "--replot",
+        action="store_true",
+        help="train nothing: print the table and redraw the figures from the existing sweep file",
+    )
     p.set_defaults(func=main)
 
 
@@ -49,7 +59,12 @@ def main(args: argparse.Namespace) -> int:
         overrides["train.steps"] = args.steps
     if overrides:
         base = sweep.base.replace(**overrides)
-        sweep = sweep_from_dict({**_study_dict(base), "sweep": {"mode": sweep.config.mode, "success_loss": sweep.config.success_loss, **sweep.config.factors}})
+        sweep = sweep_from_dict(
+            {
+                **_study_dict(base),
+                "sweep": {"mode": sweep.config.mode, "success_loss": sweep.config.success_loss, **sweep.config.factors},
+            }
+        )
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     out = Path(args.out) if args.out else Path("runs") / f"{sweep.name}.h5"
     success_loss = sweep.config.success_loss
@@ -78,8 +93,19 @@ def main(args: argparse.Namespace) -> int:
         from ..plots import run_figures_folder
 
         folder = run_figures_folder(out)
-    paths = save_figure(success_by_factor_figure(table, lambda k, n: tuple(float(v) for v in wilson_interval(k, n)), title=f"{sweep.name}: {sweep.base.n_inits} inits per cell"), folder, f"{sweep.name}-success")
-    breakdown = type_breakdown_figure(table, title=f"{sweep.name}: shape of the learned function after {sweep.base.train.steps} steps, ReLU-family cells")
+    paths = save_figure(
+        success_by_factor_figure(
+            table,
+            lambda k, n: tuple(float(v) for v in wilson_interval(k, n)),
+            title=f"{sweep.name}: {sweep.base.n_inits} inits per cell",
+        ),
+        folder,
+        f"{sweep.name}-success",
+    )
+    breakdown = type_breakdown_figure(
+        table,
+        title=f"{sweep.name}: shape of the learned function after {sweep.base.train.steps} steps, ReLU-family cells",
+    )
     if breakdown is not None:
         paths += save_figure(breakdown, folder, f"{sweep.name}-types")
     print(f"sweep file: {path} (groups /sweep/cells/<i>, /sweep/summary)")

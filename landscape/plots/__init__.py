@@ -56,7 +56,9 @@ def run_figures_folder(run_path: str | Path, root: str | Path = "figures") -> Pa
     return folder
 
 
-def save_figure(fig: Figure, folder: str | Path, name: str, formats: tuple[str, ...] = ("png", "svg"), dpi: int = 130) -> list[Path]:
+def save_figure(
+    fig: Figure, folder: str | Path, name: str, formats: tuple[str, ...] = ("png", "svg"), dpi: int = 130
+) -> list[Path]:
     """Write ``fig`` as ``folder/name.<fmt>`` for each format; returns the paths written."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -50,15 +50,39 @@ def basin_map_figure(
     extent = (coords_a[0], coords_a[-1], coords_b[0], coords_b[-1])
     n = len(label_names)
     cmap = ListedColormap(type_colours(label_names))
-    ax_types.imshow(label_code, origin="lower", extent=extent, cmap=cmap, norm=BoundaryNorm(np.arange(n + 1) - 0.5, n), interpolation="nearest", aspect="auto")
-    handles = [Patch(color=c, label=f"{name} ({f:.1%})") for name, c, f in zip(label_names, type_colours(label_names), fractions)]
+    ax_types.imshow(
+        label_code,
+        origin="lower",
+        extent=extent,
+        cmap=cmap,
+        norm=BoundaryNorm(np.arange(n + 1) - 0.5, n),
+        interpolation="nearest",
+        aspect="auto",
+    )
+    handles = [
+        Patch(color=c, label=f"{name} ({f:.1%})")
+        for name, c, f in zip(label_names, type_colours(label_names), fractions)
+    ]
     ax_types.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="final type")
-    ax_types.set_title(f"solution type ({label_code.shape[1]}×{label_code.shape[0]} inits); boundary edges {boundary_edge_fraction:.3f}", fontsize=9)
+    ax_types.set_title(
+        f"solution type ({label_code.shape[1]}×{label_code.shape[0]} inits); boundary edges {boundary_edge_fraction:.3f}",
+        fontsize=9,
+    )
     log_loss = np.log10(np.where(np.isfinite(final_loss) & (final_loss > 0), final_loss, np.nan))
-    image = ax_loss.imshow(log_loss, origin="lower", extent=extent, cmap="viridis", interpolation="nearest", aspect="auto")
+    image = ax_loss.imshow(
+        log_loss, origin="lower", extent=extent, cmap="viridis", interpolation="nearest", aspect="auto"
+    )
     fig.colorbar(image, ax=ax_loss, label="log10 final loss (MSE)")
     if np.nanmin(log_loss) < np.log10(success_loss) < np.nanmax(log_loss):
-        ax_loss.contour(coords_a, coords_b, log_loss, levels=[np.log10(success_loss)], colors="white", linewidths=0.8, linestyles="solid")
+        ax_loss.contour(
+            coords_a,
+            coords_b,
+            log_loss,
+            levels=[np.log10(success_loss)],
+            colors="white",
+            linewidths=0.8,
+            linestyles="solid",
+        )
     ax_loss.set_title(f"final loss; white line: loss = {success_loss:g}", fontsize=9)
     for ax in (ax_types, ax_loss):
         ax.plot([0], [0], marker="x", color="white", markersize=9, markeredgewidth=2)

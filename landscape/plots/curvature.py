@@ -46,7 +46,7 @@ def spectra_by_type(
     rows = -(-len(names) // cols)
     fig = Figure(figsize=(4.2 * cols, 3.4 * rows), layout="constrained")
     grid = fig.subplots(rows, cols, sharey=True, squeeze=False)
-    for ax in grid.flat[len(names):]:
+    for ax in grid.flat[len(names) :]:
         ax.set_visible(False)
     axes = grid.flat[: len(names)]
     finite = np.abs(eigenvalues[np.isfinite(eigenvalues)])
@@ -60,7 +60,11 @@ def spectra_by_type(
             magnitude = np.maximum(np.abs(values), floor)
             ax.plot(rank, magnitude, color="0.75", lw=0.5, zorder=1)
             zero = np.abs(values) <= tolerance[i]
-            for mask, color, marker in ((~zero & (values > 0), POSITIVE, "o"), (~zero & (values < 0), NEGATIVE, "x"), (zero, NEAR_ZERO, ".")):
+            for mask, color, marker in (
+                (~zero & (values > 0), POSITIVE, "o"),
+                (~zero & (values < 0), NEGATIVE, "x"),
+                (zero, NEAR_ZERO, "."),
+            ):
                 ax.scatter(rank[mask], magnitude[mask], s=10, c=color, marker=marker, lw=0.8, zorder=2)
         if members.size:
             ax.axhline(np.median(tolerance[members]), color=NEAR_ZERO, ls="--", lw=0.8)
@@ -78,7 +82,9 @@ def spectra_by_type(
     ]
     axes[0].plot([], [], color=NEAR_ZERO, ls="--", lw=0.8, label="median zero tolerance")
     axes[0].legend(handles=[*handles, axes[0].lines[-1]], fontsize=7, loc="lower right")
-    fig.suptitle("Hessian spectra at the final networks, by solution type" + (f" ({note})" if note else ""), fontsize=10)
+    fig.suptitle(
+        "Hessian spectra at the final networks, by solution type" + (f" ({note})" if note else ""), fontsize=10
+    )
     return fig
 
 
@@ -138,9 +144,22 @@ def spectral_density(
     for i, name in enumerate(names):
         ax.plot(grid, np.maximum(slq_densities[i], floor), color=colors[i], lw=1.4, label=f"{name}: SLQ")
         if exact_densities is not None:
-            ax.plot(grid, np.maximum(exact_densities[i], floor), color=colors[i], lw=0.9, ls="--", label=f"{name}: exact eigh")
+            ax.plot(
+                grid,
+                np.maximum(exact_densities[i], floor),
+                color=colors[i],
+                lw=0.9,
+                ls="--",
+                label=f"{name}: exact eigh",
+            )
         if exact_eigenvalues is not None:
-            ax.plot(exact_eigenvalues[i], np.full(exact_eigenvalues.shape[1], floor * 3 ** (i + 1)), "|", color=colors[i], ms=8)
+            ax.plot(
+                exact_eigenvalues[i],
+                np.full(exact_eigenvalues.shape[1], floor * 3 ** (i + 1)),
+                "|",
+                color=colors[i],
+                ms=8,
+            )
     ax.set_yscale("log")
     ax.set_xlabel("Hessian eigenvalue")
     ax.set_ylabel("density (Gaussian-smoothed)")

@@ -52,8 +52,16 @@ def plot_slice_contour(
     # each point: a coloured marker with its number; the full labels go in a legend below the map
     for i, ((a, b), label) in enumerate(zip(np.asarray(point_coords, dtype=float), point_labels)):
         color = _POINT_COLORS[i % len(_POINT_COLORS)]
-        ax.plot([a], [b], marker="o", markersize=13, markerfacecolor=color, markeredgecolor="k", linestyle="none",
-                label=f"{i + 1}: {label}")
+        ax.plot(
+            [a],
+            [b],
+            marker="o",
+            markersize=13,
+            markerfacecolor=color,
+            markeredgecolor="k",
+            linestyle="none",
+            label=f"{i + 1}: {label}",
+        )
         ax.annotate(str(i + 1), (a, b), ha="center", va="center", fontsize=8, fontweight="bold", color="k")
     ax.set_aspect("equal")
     ax.set_xlabel(axis_labels[0])
@@ -82,8 +90,17 @@ def plot_slice_surface(
     ax = fig.add_subplot(projection="3d")
     grid_a, grid_b = np.meshgrid(alphas, betas)
     log_loss = _log_loss(np.asarray(loss))
-    ax.plot_surface(grid_a, grid_b, log_loss, cmap="viridis", linewidth=0, antialiased=True, alpha=0.85,
-                    rcount=min(101, len(betas)), ccount=min(101, len(alphas)))
+    ax.plot_surface(
+        grid_a,
+        grid_b,
+        log_loss,
+        cmap="viridis",
+        linewidth=0,
+        antialiased=True,
+        alpha=0.85,
+        rcount=min(101, len(betas)),
+        ccount=min(101, len(alphas)),
+    )
     floor = np.nanmin(log_loss)
     for i, ((a, b), label, value) in enumerate(zip(np.asarray(point_coords), point_labels, np.asarray(point_loss))):
         z = np.log10(max(float(value), 10.0**floor))
@@ -126,7 +143,7 @@ def plot_path_profiles(
         ax.set_ylabel("loss")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    for ax in axes[len(pairs):]:
+    for ax in axes[len(pairs) :]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig
@@ -138,7 +155,9 @@ def plot_barrier_matrices(matrices: dict[str, np.ndarray], labels: Sequence[str]
     k = len(labels)
     fig = Figure(figsize=(2.4 + (0.9 + 0.6 * k) * len(names), 1.8 + 0.6 * k), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(names), squeeze=False)).ravel()
-    values = np.concatenate([np.asarray(m)[~np.eye(k, dtype=bool)] for m in matrices.values()]) if k > 1 else np.array([1.0])
+    values = (
+        np.concatenate([np.asarray(m)[~np.eye(k, dtype=bool)] for m in matrices.values()]) if k > 1 else np.array([1.0])
+    )
     positive = values[values > 0]
     vmax = float(positive.max()) if positive.size else 1.0
     vmin = max(float(positive.min()) if positive.size else vmax * 1e-3, vmax * 1e-4)
@@ -151,8 +170,15 @@ def plot_barrier_matrices(matrices: dict[str, np.ndarray], labels: Sequence[str]
         image = ax.imshow(shown, cmap=cmap, norm=norm)
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, "" if i == j else f"{matrix[i, j]:.2g}", ha="center", va="center", fontsize=7,
-                        color="white" if matrix[i, j] < np.sqrt(vmin * vmax) else "black")
+                ax.text(
+                    j,
+                    i,
+                    "" if i == j else f"{matrix[i, j]:.2g}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if matrix[i, j] < np.sqrt(vmin * vmax) else "black",
+                )
         ax.set_xticks(range(k), labels, rotation=45, ha="right", fontsize=8)
         ax.set_yticks(range(k), labels if n == 0 else [""] * k, fontsize=8)
         ax.set_title(name, fontsize=10)

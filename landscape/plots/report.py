@@ -30,7 +30,15 @@ def status_figure(names: Sequence[str], counts: np.ndarray, ci_low: np.ndarray, 
     ax = fig.add_subplot()
     rows = np.arange(len(names))[::-1]
     ax.barh(rows, share, color=[STATUS_COLOURS.get(n, "#8888cc") for n in names], height=0.6)
-    ax.errorbar(share, rows, xerr=[share - np.asarray(ci_low), np.asarray(ci_high) - share], fmt="none", ecolor="k", capsize=4, lw=1)
+    ax.errorbar(
+        share,
+        rows,
+        xerr=[share - np.asarray(ci_low), np.asarray(ci_high) - share],
+        fmt="none",
+        ecolor="k",
+        capsize=4,
+        lw=1,
+    )
     for row, s, high, c in zip(rows, share, ci_high, counts, strict=True):
         ax.text(min(float(high) + 0.02, 0.98), row, f"{s:.1%}  (n={int(c)})", va="center", fontsize=9)
     ax.set_yticks(rows, list(names))
@@ -56,8 +64,13 @@ def final_loss_figure(final_loss: np.ndarray, status: np.ndarray, bins: int = 50
     logs = np.log10(final_loss[finite])
     edges = np.linspace(logs.min() - 1e-9, logs.max() + 1e-9, bins + 1)
     codes = [c for c in STATUS_NAMES if np.any(status[finite] == c)]
-    ax.hist([logs[status[finite] == c] for c in codes], bins=edges, stacked=True,
-            color=[STATUS_COLOURS[STATUS_NAMES[c]] for c in codes], label=[STATUS_NAMES[c] for c in codes])
+    ax.hist(
+        [logs[status[finite] == c] for c in codes],
+        bins=edges,
+        stacked=True,
+        color=[STATUS_COLOURS[STATUS_NAMES[c]] for c in codes],
+        label=[STATUS_NAMES[c] for c in codes],
+    )
     for q, style in ((0.5, "-"), (0.25, ":"), (0.75, ":")):
         ax.axvline(np.quantile(logs, q), color="k", ls=style, lw=0.9)
     ax.set_xlabel("log10 final loss (full data)")
@@ -67,7 +80,9 @@ def final_loss_figure(final_loss: np.ndarray, status: np.ndarray, bins: int = 50
     return fig
 
 
-def loss_curves_by_status(trajectory: np.ndarray, steps: np.ndarray, status: np.ndarray, per_status: int = 30, seed: int = 0) -> Figure:
+def loss_curves_by_status(
+    trajectory: np.ndarray, steps: np.ndarray, status: np.ndarray, per_status: int = 30, seed: int = 0
+) -> Figure:
     """Loss versus step, a sample of networks per status plus each status's median curve.
 
     Used when the run has no solution types (:func:`landscape.plots.types.loss_curves_figure`
@@ -80,6 +95,13 @@ def loss_curves_by_status(trajectory: np.ndarray, steps: np.ndarray, status: np.
     labels = np.array([STATUS_NAMES.get(int(code), "") for code in status])
     names = list(STATUS_NAMES.values())
     return loss_curves_figure(
-        trajectory, steps, labels, names, per_type=per_status, seed=seed,
-        colours=STATUS_COLOURS, title="Loss curves by training status", size=(6.4, 3.8),
+        trajectory,
+        steps,
+        labels,
+        names,
+        per_type=per_status,
+        seed=seed,
+        colours=STATUS_COLOURS,
+        title="Loss curves by training status",
+        size=(6.4, 3.8),
     )

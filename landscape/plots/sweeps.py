@@ -74,7 +74,7 @@ def success_by_factor_figure(table: dict[str, Any], wilson: Any, title: str = ""
         ax.set_title(factor + (" (pooled over other factors)" if table["mode"] == "grid" else ""), fontsize=9)
         ax.set_ylabel("success fraction")
         ax.grid(axis="y", alpha=0.3)
-    for ax in axes[len(factors):]:
+    for ax in axes[len(factors) :]:
         ax.set_visible(False)
     note = f"success: final MSE < {table['success_loss']:g}; bars: Wilson 95% CI; red: the base study"
     fig.suptitle((title + "\n" if title else "") + note, fontsize=10)

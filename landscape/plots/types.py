@@ -33,7 +33,9 @@ def surfaces_figure(panels: Sequence[dict], target: dict | None = None) -> Figur
     fig = Figure(figsize=(4.2 * cols, 4.0 * rows))
     for i, item in enumerate(items):
         ax = fig.add_subplot(rows, cols, i + 1, projection="3d")
-        ax.plot_surface(item["g0"], item["g1"], item["f"], cmap=cm.viridis, linewidth=0, antialiased=True, rcount=60, ccount=60)
+        ax.plot_surface(
+            item["g0"], item["g1"], item["f"], cmap=cm.viridis, linewidth=0, antialiased=True, rcount=60, ccount=60
+        )
         ax.set_title(item["title"], fontsize=9)
         ax.set_xlabel("x0")
         ax.set_ylabel("x1")
@@ -69,15 +71,26 @@ def contours_figure(panels: Sequence[dict], target: dict | None = None) -> Figur
                 along = np.array([-w[1], w[0]]) / norm
                 style = ":" if item["dead"][j] else "-"
                 colour = UNIT_COLOURS[j % len(UNIT_COLOURS)]
-                ax.plot(foot[0] + t * along[0], foot[1] + t * along[1], style, color=colour, lw=1.6, label=f"unit {j}" + (" (dead)" if item["dead"][j] else ""))
+                ax.plot(
+                    foot[0] + t * along[0],
+                    foot[1] + t * along[1],
+                    style,
+                    color=colour,
+                    lw=1.6,
+                    label=f"unit {j}" + (" (dead)" if item["dead"][j] else ""),
+                )
                 # a tick on the active side
-                ax.annotate("", xy=foot + 0.15 * w / norm, xytext=foot, arrowprops={"arrowstyle": "->", "color": colour})
+                ax.annotate(
+                    "", xy=foot + 0.15 * w / norm, xytext=foot, arrowprops={"arrowstyle": "->", "color": colour}
+                )
             ax.legend(fontsize=7, loc="lower left")
         ax.set_xlim(low, high)
         ax.set_ylim(low, high)
         ax.set_aspect("equal")
         ax.set_title(item["title"], fontsize=9)
-    fig.suptitle("Contours of the learned function; lines: unit hyperplanes w.x + b = 0 (arrow: active side; dotted: dead)")
+    fig.suptitle(
+        "Contours of the learned function; lines: unit hyperplanes w.x + b = 0 (arrow: active side; dotted: dead)"
+    )
     return fig
 
 
@@ -97,10 +110,19 @@ def unit_weights_figure(panels: Sequence[dict]) -> Figure:
             w = item["w"][:, j]
             colour = UNIT_COLOURS[j % len(UNIT_COLOURS)]
             dead = item["category"][j] == "dead"
-            ax.annotate("", xy=w, xytext=(0, 0), arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 2, "ls": "--" if dead else "-"})
+            ax.annotate(
+                "",
+                xy=w,
+                xytext=(0, 0),
+                arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 2, "ls": "--" if dead else "-"},
+            )
             ax.text(
-                w[0], w[1], f" u{j}: b={item['b'][j]:+.2f}, a={item['a'][j]:+.2f}\n active {item['active_fraction'][j]:.0%}, {item['category'][j]}",
-                fontsize=7, color=colour, va="bottom",
+                w[0],
+                w[1],
+                f" u{j}: b={item['b'][j]:+.2f}, a={item['a'][j]:+.2f}\n active {item['active_fraction'][j]:.0%}, {item['category'][j]}",
+                fontsize=7,
+                color=colour,
+                va="bottom",
             )
         ax.axhline(0, color="0.8", lw=0.6)
         ax.axvline(0, color="0.8", lw=0.6)
@@ -126,7 +148,15 @@ def active_fraction_figure(active_fraction: np.ndarray, labels: np.ndarray, name
     for t in names:
         values = active_fraction[np.asarray(labels) == t].ravel()
         if values.size:
-            ax.hist(values, bins=bins, histtype="step", lw=1.6, color=colours[t], label=f"{t} ({values.size} units)", density=True)
+            ax.hist(
+                values,
+                bins=bins,
+                histtype="step",
+                lw=1.6,
+                color=colours[t],
+                label=f"{t} ({values.size} units)",
+                density=True,
+            )
     ax.set_xlabel("active fraction of a hidden unit (share of data points with pre-activation > 0)")
     ax.set_ylabel("density")
     ax.set_yscale("log")
@@ -200,7 +230,9 @@ def fractions_figure(summary: dict) -> Figure:
     return fig
 
 
-def clusters_figure(contingency: np.ndarray, type_names: Sequence[str], description: str, adjusted_rand: float) -> Figure:
+def clusters_figure(
+    contingency: np.ndarray, type_names: Sequence[str], description: str, adjusted_rand: float
+) -> Figure:
     """The contingency table of rule-free clusters (rows) against rule-based types (columns)."""
     table = np.asarray(contingency)
     fig = Figure(figsize=(1.0 * len(type_names) + 3, 0.45 * table.shape[0] + 2.2), layout="constrained")
@@ -209,7 +241,9 @@ def clusters_figure(contingency: np.ndarray, type_names: Sequence[str], descript
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, aspect="auto")
     for (r, c), v in np.ndenumerate(table):
         if v:
-            ax.text(c, r, str(v), ha="center", va="center", fontsize=8, color="white" if shares[r, c] > 0.6 else "black")
+            ax.text(
+                c, r, str(v), ha="center", va="center", fontsize=8, color="white" if shares[r, c] > 0.6 else "black"
+            )
     ax.set_xticks(np.arange(len(type_names)), type_names)
     ax.set_yticks(np.arange(table.shape[0]), [f"cluster {i} (n={int(s)})" for i, s in enumerate(table.sum(axis=1))])
     ax.set_xlabel("rule-based type")
