@@ -371,6 +371,19 @@ def train_networks(prepared: Prepared, indices: np.ndarray, pad_to: int | None =
     return cut(init), cut(result)
 
 
+def train_chunk(out: Path, prepared: Prepared, chunk_size: int, chunk: int) -> tuple[int, int]:
+    """Train chunk ``chunk`` of a study and write it into the run file ``out``; returns its network range."""
+    start, stop = chunk_bounds(prepared.study.n_inits, chunk_size, chunk)
+    t0 = time.perf_counter()
+    init, result = train_networks(prepared, np.arange(start, stop), pad_to=chunk_size)
+    seconds = time.perf_counter() - t0
+    outcome = {
+        name: np.asarray(getattr(result, name)) for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")
+    }
+    write_chunk(out, chunk, start, flatten_params(init), flatten_params(result.final_params), outcome, seconds)
+    return start, stop
+
+
 def _train_chunks(
     out: Path,
     prepared: Prepared,
@@ -398,22 +411,7 @@ def _train_chunks(
             if max_chunks is not None and done_count >= max_chunks:
                 say(f"stopped after {max_chunks} chunk(s) as asked; resume with: landscape run --resume --out {out}")
                 return out
-            start, stop = chunk_bounds(n, chunk_size, chunk)
-            t0 = time.perf_counter()
-            init, result = train_networks(prepared, np.arange(start, stop), pad_to=chunk_size)
-            seconds = time.perf_counter() - t0
-            write_chunk(
-                out,
-                chunk,
-                start,
-                flatten_params(init),
-                flatten_params(result.final_params),
-                {
-                    name: np.asarray(getattr(result, name))
-                    for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")
-                },
-                seconds,
-            )
+            start, stop = train_chunk(out, prepared, chunk_size, chunk)
             trained += stop - start
             bar.update(stop - start)
     except KeyboardInterrupt:

@@ -67,8 +67,7 @@ def run_process_share(
     parts with :func:`merge_run_files`. Results do not depend on the split: network ``i``
     depends on the study seed and ``i`` alone.
     """
-    from .runner import StudyError, _create, auto_chunk_size, chunk_bounds, prepare, train_networks
-    from .storage import flatten_params, write_chunk
+    from .runner import StudyError, _create, auto_chunk_size, prepare, train_chunk
 
     out = Path(out)
     if out.exists():
@@ -78,22 +77,7 @@ def run_process_share(
     _create(out, prepared, chunk_size)
     n = study.n_inits
     for chunk in process_chunks(math.ceil(n / chunk_size), process_index, process_count):
-        start, stop = chunk_bounds(n, chunk_size, chunk)
-        t0 = time.perf_counter()
-        init, result = train_networks(prepared, np.arange(start, stop), pad_to=chunk_size)
-        results = {
-            name: np.asarray(getattr(result, name))
-            for name in ("final_loss", "grad_norm", "status", "steps", "trajectory")
-        }
-        write_chunk(
-            out,
-            chunk,
-            start,
-            flatten_params(init),
-            flatten_params(result.final_params),
-            results,
-            time.perf_counter() - t0,
-        )
+        train_chunk(out, prepared, chunk_size, chunk)
     return out
 
 
