@@ -358,8 +358,6 @@ def _check_options(fn: Any, options: dict[str, Any], path: str, skip: tuple[str,
 
 def validate(study: Study) -> None:
     """Check values (counts positive, names known, options accepted by optax)."""
-    from . import optimizers  # local: optax is heavy and config should import fast
-
     if not re.fullmatch(r"[A-Za-z0-9_.\-]+", study.name):
         raise ConfigError(f"name: expected letters, digits, '.', '_' or '-' (used as a file name), got {study.name!r}")
     if study.seed < 0:
@@ -401,14 +399,7 @@ def validate(study: Study) -> None:
     o = study.optimizer
     _choice(o.name, OPTIMIZERS, "optimizer.name")
     _positive(o.learning_rate, "optimizer.learning_rate")
-    _check_options(optimizers.optax_factory(o.name), o.options, "optimizer.options", skip=("learning_rate",))
     _choice(o.schedule.name, SCHEDULES, "optimizer.schedule.name")
-    _check_options(
-        optimizers.schedule_factory(o.schedule.name),
-        o.schedule.options,
-        "optimizer.schedule.options",
-        skip=("init_value", "value", "peak_value"),
-    )
 
     tr = study.train
     _positive(tr.steps, "train.steps")
@@ -423,6 +414,17 @@ def validate(study: Study) -> None:
     _choice(tr.trajectory_spacing, TRAJECTORY_SPACINGS, "train.trajectory_spacing")
     _positive(tr.chunk_size, "train.chunk_size", strict=False)
     _choice(tr.dtype, DTYPES, "train.dtype")
+
+    # Last, as they need optax (heavy): every other mistake is reported before it loads.
+    from . import optimizers
+
+    _check_options(optimizers.optax_factory(o.name), o.options, "optimizer.options", skip=("learning_rate",))
+    _check_options(
+        optimizers.schedule_factory(o.schedule.name),
+        o.schedule.options,
+        "optimizer.schedule.options",
+        skip=("init_value", "value", "peak_value"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_help_and_argument_errors_do_not_load_jax():
     code = (
         "import sys\n"
         "from landscape.cli import main\n"
-        "for argv in (['--help'], ['run', '--bogus'], ['hessian', '--help']):\n"
+        "for argv in (['--help'], ['run', '--bogus'], ['hessian', '--help'], ['run', '--set', 'model.activation=swish']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit:\n"

@@ -67,10 +67,11 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--resume and --overwrite: choose one")
     import time
 
+    study = study_from_args(args)  # before JAX loads: a bad field is reported at once
+
     from ..runner import format_summary, run_study, summarize
     from ..storage import Run
 
-    study = study_from_args(args)
     started = time.perf_counter()
     out = run_study(
         study,
