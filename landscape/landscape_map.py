@@ -825,6 +825,7 @@ def map_run(
     ``17``, ``init:17``, a type name, ``cluster:3``; default :func:`default_point_specs`), with the
     straight-line barriers (the lower of unaligned and aligned, saying which) and trained Bezier
     curves' barriers between the quenched minima beside the map's. Reads the run; writes nothing."""
+    from .config import ConfigError
     from .models import make_mlp
     from .paths import barrier_matrix, lower_straight_barrier, path_t, train_bezier_batch
     from .points import resolve_point, type_names_of
@@ -834,6 +835,16 @@ def map_run(
     type_names = type_names_of(run)
     specs = specs or default_point_specs(run, extra_per_type)
     resolved = [resolve_point(run, spec, type_names) for spec in specs]
+    for point in resolved:
+        if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(point.params)):
+            raise ConfigError(
+                f"point {point.spec!r}: its parameters are not finite (a diverged network); choose another"
+            )
+    if len(resolved) < 2:
+        raise ConfigError(
+            f"{run.path}: a map needs two or more points; found {len(resolved)} among the finished types' minima"
+            " (all networks diverged or unconverged?); name the points"
+        )
     labels = [p.label for p in resolved]
     started = time.perf_counter()
     with jax.enable_x64(True):

@@ -244,3 +244,23 @@ def test_map_command_prints_table_and_writes_figures(network_map, tmp_path, caps
     ).exists()
     with Run(path) as run:
         assert run.has("landscape_map/minima/loss")
+
+
+def test_map_of_non_finite_or_too_few_points_is_a_one_line_error(small_run_copy, capsys, monkeypatch):
+    import h5py
+
+    from landscape import landscape_map
+    from landscape.cli import main
+
+    with h5py.File(small_run_copy, "r+") as f:  # network 0 as if its stored parameters had overflowed
+        f["final/params/0/w"][0] = np.nan
+    assert main(["map", str(small_run_copy), "0", "1", "--no-figures"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("landscape map: error: point '0': its parameters are not finite") and "\n" not in error
+    # every type's minima unusable (e.g. all diverged): the defaults leave fewer than two points
+    from landscape import Run
+    from landscape.config import ConfigError
+
+    monkeypatch.setattr(landscape_map, "default_point_specs", lambda run, extra: ["1"])
+    with Run(small_run_copy) as run, pytest.raises(ConfigError, match="a map needs two or more points; found 1"):
+        landscape_map.map_run(run)
