@@ -34,3 +34,17 @@ def small_run_copy(small_run_path, tmp_path):
     path = tmp_path / "small.h5"
     shutil.copy(small_run_path, path)
     return path
+
+
+def assert_same_training(path, reference_path, trainer: str) -> None:
+    """A compiled trainer's run file equals the general trainer's (``reference_path``), up to float rounding."""
+    import numpy as np
+
+    from landscape import Run
+
+    with Run(path) as run, Run(reference_path) as reference:
+        assert run.attrs["trainer"] == trainer and reference.attrs["trainer"] == "general"
+        np.testing.assert_array_equal(run.status, reference.status)
+        np.testing.assert_array_equal(run.steps, reference.steps)
+        np.testing.assert_allclose(run.final_loss, reference.final_loss, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(run.trajectory, reference.trajectory, rtol=1e-4, atol=1e-6)

@@ -166,18 +166,13 @@ def test_fast_path_chosen_automatically_and_switchable(monkeypatch):
 
 
 def test_run_file_from_fast_path_matches_general(tmp_path, monkeypatch):
-    from landscape.storage import Run
+    from tests.conftest import assert_same_training
 
     study = small(**{"n_inits": 40, "train.chunk_size": 16})
     fast_path = runner.run_study(study, tmp_path / "fast.h5", quiet=True)
     monkeypatch.setenv("LANDSCAPE_FAST_PATH", "0")
     general_path = runner.run_study(study, tmp_path / "general.h5", quiet=True)
-    with Run(fast_path) as fast, Run(general_path) as general:
-        assert fast.attrs["trainer"] == "fast_mlp" and general.attrs["trainer"] == "general"
-        np.testing.assert_array_equal(fast.status, general.status)
-        np.testing.assert_array_equal(fast.steps, general.steps)
-        np.testing.assert_allclose(fast.final_loss, general.final_loss, rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(fast.trajectory, general.trajectory, rtol=1e-4, atol=1e-6)
+    assert_same_training(fast_path, general_path, "fast_mlp")
 
 
 def test_build_failure_falls_back_with_one_warning(tmp_path, monkeypatch):

@@ -132,7 +132,7 @@ def test_long_horizon_statistically_equal():
 def test_chosen_automatically_on_a_gpu_backend_and_recorded(tmp_path, monkeypatch):
     """With the backend reported as "gpu", run_study picks the Pallas trainer (here in interpret mode,
     the kernel of the freezing test above) and records it; its run file equals the general trainer's."""
-    from landscape.storage import Run
+    from tests.conftest import assert_same_training
 
     study = small(**FREEZING)
     monkeypatch.setenv("LANDSCAPE_FAST_PATH", "0")
@@ -145,12 +145,7 @@ def test_chosen_automatically_on_a_gpu_backend_and_recorded(tmp_path, monkeypatc
     assert runner.prepare(study.replace(**{"model.hidden": [80]}), shard=False).trainer_kind == "general"
     monkeypatch.setattr(gpu_mlp, "INTERPRET", True)
     pallas_path = runner.run_study(study, tmp_path / "pallas.h5", quiet=True)
-    with Run(general_path) as general, Run(pallas_path) as pallas:
-        assert pallas.attrs["trainer"] == "gpu_pallas" and general.attrs["trainer"] == "general"
-        np.testing.assert_array_equal(pallas.status, general.status)
-        np.testing.assert_array_equal(pallas.steps, general.steps)
-        np.testing.assert_allclose(pallas.final_loss, general.final_loss, rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(pallas.trajectory, general.trajectory, rtol=1e-4, atol=1e-6)
+    assert_same_training(pallas_path, general_path, "gpu_pallas")
 
 
 @pytest.mark.parametrize(
