@@ -93,12 +93,18 @@ class TaskConfig:
     teacher_orthonormal: bool = False  # teacher: orthonormal input weights, unit output weights
     fir_taps: list[float] = field(default_factory=lambda: [0.5, 0.3, 0.2])  # fir: filter taps
     target: str = ""  # custom: "module:function", f(x: (n, d) ndarray) -> (n,) or (n, k)
+    success_loss: float = 0.0  # a network succeeds below this final loss; 0: a tenth of the constant predictor's loss
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """A multilayer perceptron with a linear output layer."""
+    """A multilayer perceptron with a linear output layer, or your own model.
 
+    ``factory = "module:function"`` builds your own :class:`landscape.Model` instead:
+    ``function(study) -> Model``. The run file records it, so every command rebuilds the model.
+    """
+
+    factory: str = ""
     hidden: list[int] = field(default_factory=lambda: [3])
     activation: str = "relu"
     leaky_slope: float = 0.01
@@ -147,7 +153,7 @@ class TrainConfig:
     steps: int = 2000
     batch_size: int = 0
     grad_tol: float = 1e-5
-    loss: str = "mse"
+    loss: str = "mse"  # or "module:function": function(study) -> loss(params, x, y) -> scalar
     dropout: float = 0.0
     trajectory_points: int = 200
     trajectory_spacing: str = "log"
@@ -356,6 +362,27 @@ def _check_options(fn: Any, options: dict[str, Any], path: str, skip: tuple[str,
             raise ConfigError(f"{_field_path(path, key)}: expected a number, string or list, got {value!r}")
 
 
+def import_callable(spec: str, field: str) -> Any:
+    """``"package.module:function"`` -> the callable; a :class:`ConfigError` naming ``field`` otherwise."""
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"{field}: cannot import {spec!r} ({err})") from None
+    if not callable(obj):
+        raise ConfigError(f"{field}: {spec!r} is not callable")
+    return obj
+
+
+def _is_factory(text: str) -> bool:
+    """``"package.module:function"``: something the run file can name and a later command import."""
+    return bool(re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", text))
+
+
 def validate(study: Study) -> None:
     """Check values (counts positive, names known, options accepted by optax)."""
     if not re.fullmatch(r"[A-Za-z0-9_.\-]+", study.name):
@@ -368,7 +395,7 @@ def validate(study: Study) -> None:
     _choice(t.name, TASKS, "task.name")
     _choice(t.distribution, DISTRIBUTIONS, "task.distribution")
     _positive(t.dim, "task.dim")
-    _positive(t.n_points, "task.n_points")
+    _positive(t.n_points, "task.n_points", strict=not _is_factory(study.train.loss))
     _positive(t.std, "task.std")
     if t.data_seed < 0:
         raise ConfigError(f"task.data_seed: expected a non-negative integer, got {t.data_seed}")
@@ -381,10 +408,13 @@ def validate(study: Study) -> None:
         raise ConfigError(f"task.dim: xor needs at least 2 inputs, got {t.dim}")
     if t.name == "fir" and not t.fir_taps:
         raise ConfigError("task.fir_taps: expected at least one tap")
-    if t.name == "custom" and not re.fullmatch(r"[\w.]+:[\w.]+", t.target):
+    if t.name == "custom" and t.target and not _is_factory(t.target):
         raise ConfigError(f"task.target: expected 'module:function' for the custom task, got {t.target!r}")
+    _positive(t.success_loss, "task.success_loss", strict=False)
 
     m = study.model
+    if m.factory and not _is_factory(m.factory):
+        raise ConfigError(f"model.factory: expected 'module:function' (function(study) -> Model), got {m.factory!r}")
     if any(w <= 0 for w in m.hidden):
         raise ConfigError(f"model.hidden: expected positive widths, got {m.hidden}")
     _choice(m.activation, ACTIVATIONS, "model.activation")
@@ -407,7 +437,10 @@ def validate(study: Study) -> None:
     if tr.batch_size > t.n_points:
         raise ConfigError(f"train.batch_size: expected at most task.n_points ({t.n_points}), got {tr.batch_size}")
     _positive(tr.grad_tol, "train.grad_tol", strict=False)
-    _choice(tr.loss, ("mse",), "train.loss")
+    if tr.loss != "mse" and not _is_factory(tr.loss):
+        raise ConfigError(
+            f"train.loss: expected 'mse' or 'module:function' (function(study) -> loss(params, x, y)), got {tr.loss!r}"
+        )
     if not 0.0 <= tr.dropout < 1.0:
         raise ConfigError(f"train.dropout: expected a rate in [0, 1), got {tr.dropout}")
     _positive(tr.trajectory_points, "train.trajectory_points")

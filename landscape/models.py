@@ -20,8 +20,41 @@ import jax
 import jax.numpy as jnp
 
 from .config import InitConfig, ModelConfig
+from .types import Params
 
-Params = Any  # a pytree of arrays
+
+@dataclass(frozen=True)
+class ActivationProperties:
+    """What the analyses need to know about an activation, defined once.
+
+    positively_homogeneous: sigma(a z) = a sigma(z) for a > 0, so a hidden unit's incoming weights
+      and bias can be scaled by a and its outgoing weights by 1/a without changing the function
+      (the rescaling symmetry; Dinh et al. 2017).
+    piecewise_linear: the network is piecewise linear in its input, with kinks on hyperplanes.
+    zero_region: sigma is exactly 0 on a half-line, so a unit can be dead (zero on every point).
+    """
+
+    positively_homogeneous: bool
+    piecewise_linear: bool
+    zero_region: bool
+
+
+ACTIVATION_PROPERTIES: dict[str, ActivationProperties] = {
+    "relu": ActivationProperties(True, True, True),
+    "leaky_relu": ActivationProperties(True, True, False),
+    "linear": ActivationProperties(True, True, False),
+    "elu": ActivationProperties(False, False, False),
+    "gelu": ActivationProperties(False, False, False),
+    "softplus": ActivationProperties(False, False, False),
+    "sigmoid": ActivationProperties(False, False, False),
+    "tanh": ActivationProperties(False, False, False),
+    "exp": ActivationProperties(False, False, False),
+}
+
+
+def activation_properties(name: str | None) -> ActivationProperties:
+    """Properties of a built-in activation; an unknown name (or None: not an MLP) has none of them."""
+    return ACTIVATION_PROPERTIES.get(name or "", ActivationProperties(False, False, False))
 
 
 def activation_function(name: str, leaky_slope: float = 0.01) -> Callable[[jax.Array], jax.Array]:
@@ -83,14 +116,16 @@ class Model:
 
     Attributes:
       init: ``key -> params``.
-      apply: ``(params, x, dropout_key=None, dropout_rate=0.0) -> predictions``.
+      apply: ``(params, x, dropout_key=None, dropout_rate=0.0) -> predictions``; None for a model that
+        is only ever trained on a loss of its parameters (a closed-form population loss). Analyses of the
+        learned function (types, figures) then say they cannot apply.
       name: a label stored in run files.
       trainable: optional pytree of bools matching params (False = frozen), or None.
       mlp: the :class:`ModelConfig` when this is a built-in MLP (enables MLP-only analyses).
     """
 
     init: Callable[[jax.Array], Params]
-    apply: Callable[..., jax.Array]
+    apply: Callable[..., jax.Array] | None = None
     name: str = "custom"
     trainable: Any = None
     mlp: ModelConfig | None = None

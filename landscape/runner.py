@@ -8,6 +8,7 @@ seed and ``i``, so a resumed or re-chunked study gives the same per-network resu
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import sys
 import time
@@ -21,10 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .config import ConfigError, Study
-from .models import Model, make_mlp
+from .models import Model
 from .optimizers import make_optimizer
 from .storage import Run, RunFileError, create_run_file, flatten_params, mark_complete, write_chunk
-from .tasks import Dataset, Target, make_dataset
+from .tasks import Dataset, Target
 from .training import Status, TrainSpec, UserLoss, make_batch_init, make_batch_trainer, network_keys, record_schedule
 
 CHUNK_MEMORY_BYTES = 256 * 2**20  # working-set budget for one chunk when the device reports no memory (CPU)
@@ -50,6 +51,7 @@ class Prepared:
     batch_trainer: Callable[..., Any]  # jit(vmap(train_one)), see make_batch_trainer, or the fast path
     trainer_kind: str = "general"  # "general" (autodiff), "fast_mlp" (CPU kernel) or "gpu_pallas" (landscape.gpu_mlp)
     n_devices: int = 1  # local devices the inits axis is sharded over (landscape.sharding)
+    sources: dict[str, str] | None = None  # where model, loss and target came from (landscape.problem)
 
 
 def default_out_path(study: Study) -> Path:
@@ -116,14 +118,14 @@ def prepare(
     """
     from .fast_mlp import fast_batch_trainer_for
     from .gpu_mlp import gpu_batch_trainer_for
+    from .problem import problem_of_study
     from .sharding import shard_over_inits
 
     dtype = study_dtype(study)
-    with x64_scope(study):
-        dataset = make_dataset(study.task, target)
-    custom_model = model is not None
-    if model is None:
-        model = make_mlp(study.model, study.init, dataset.x.shape[1], dataset.out_dim, dtype)
+    problem = problem_of_study(study, model, target, loss_fn)
+    dataset = Dataset(problem.x, problem.y)
+    model, loss_fn = problem.model, problem.loss_fn
+    custom_model = problem.mlp is None or problem.sources["model"] != "mlp"
     steps = study.train.steps
     spec = TrainSpec(
         optimizer=make_optimizer(study.optimizer, steps),
@@ -147,7 +149,19 @@ def prepare(
     if n_devices > 1:
         trainer = shard_over_inits(trainer)
     batch_init = _scoped(make_batch_init(model), study)
-    return Prepared(study, dataset, model, spec, loss_fn, dtype, batch_init, _scoped(trainer, study), kind, n_devices)
+    return Prepared(
+        study,
+        dataset,
+        model,
+        spec,
+        loss_fn,
+        dtype,
+        batch_init,
+        _scoped(trainer, study),
+        kind,
+        n_devices,
+        problem.sources,
+    )
 
 
 def device_memory_bytes() -> int | None:
@@ -320,6 +334,7 @@ def _create(out: Path, prepared: Prepared, chunk_size: int) -> None:
         "model": prepared.model.name,
         "trainer": prepared.trainer_kind,
         "n_devices": prepared.n_devices,
+        "sources": json.dumps(prepared.sources or {"model": "mlp", "loss": "mse", "target": "config"}),
     }
     metadata["x64"] = bool(metadata["x64"] or study.train.dtype == "float64")  # scoped x64 (x64_scope) counts
     try:

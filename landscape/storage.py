@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -323,8 +324,63 @@ def write_group(path: str | Path, name: str, arrays: dict[str, Any], attrs: dict
         _write_tree(group, arrays)
         for key, value in (attrs or {}).items():
             group.attrs[key] = value if not isinstance(value, (dict, list)) else json.dumps(value)
+        if "training_state" not in group.attrs:  # what the analysis was computed from (see Run.analysis_state)
+            group.attrs["training_state"] = _training_state(f)
 
     _publish(Path(path), name, add, extra_bytes=_tree_bytes(arrays))
+
+
+def _training_state(f: h5py.File) -> str:
+    """A fingerprint of the training results (chunks done, statuses, final losses): changes whenever
+    training adds or changes a network, so an analysis stamped with another value is stale."""
+    digest = hashlib.sha1()
+    for name in ("train/chunk_done", "train/status", "train/final_loss"):
+        digest.update(np.ascontiguousarray(f[name][()]).tobytes())
+    return digest.hexdigest()[:16]
+
+
+class IncompleteRun(RunFileError):
+    """An analysis was asked of a run whose training has not finished (and --finished-only was not given)."""
+
+
+def finished_networks(run: Run, finished_only: bool = False) -> np.ndarray:
+    """``(n_inits,)`` bool: the networks an analysis may use.
+
+    A complete run: every network. An incomplete one: refused with one line naming the chunks
+    missing and the resume command, unless ``finished_only`` (then the networks whose chunk is done).
+
+    Raises:
+      IncompleteRun: the run is incomplete and ``finished_only`` is off, or no network has finished.
+    """
+    status = run.status
+    trained = status >= 0
+    if run.complete and trained.all():
+        return trained
+    missing = int(np.sum(~run.chunk_done))
+    n_chunks = run.chunk_done.size
+    resume = f"landscape run --resume --out {run.path}"
+    if not trained.any():
+        raise IncompleteRun(
+            f"{run.path}: no network has finished training yet (0 of {n_chunks} chunks); finish it with: {resume}"
+        )
+    if not finished_only:
+        raise IncompleteRun(
+            f"{run.path}: incomplete run, {missing} of {n_chunks} chunks not trained ({int(np.sum(~trained))} of "
+            f"{status.size} networks); finish it with `{resume}`, or pass --finished-only to analyse the "
+            f"{int(trained.sum())} finished networks"
+        )
+    return trained
+
+
+def partial_note(run: Run, selected: np.ndarray) -> str | None:
+    """One line to print (and store) when an analysis used only the finished networks; None when it used all."""
+    selected = np.asarray(selected, bool)
+    if selected.all():
+        return None
+    return (
+        f"incomplete run: analysed the {int(selected.sum())} finished networks of {selected.size} "
+        f"({int(np.sum(~run.chunk_done))} of {run.chunk_done.size} chunks not trained)"
+    )
 
 
 def drop_group(path: str | Path, name: str) -> None:
@@ -643,6 +699,33 @@ class Run:
             return _read_tree(self._file[name])
         except (OSError, RuntimeError, ValueError) as err:
             raise RunFileError(f"{self.path}: damaged '{name}' group ({_short(err)})") from None
+
+    @property
+    def training_state(self) -> str:
+        """Fingerprint of the current training results (stamped on every analysis group when written)."""
+        return _training_state(self._file)
+
+    def analysis_state(self, name: str) -> str:
+        """``"current"``, ``"stale"`` (computed from other training results: recompute it) or
+        ``"unknown"`` (written before analyses were stamped) for the analysis group ``name``."""
+        stamp = self._file[name].attrs.get("training_state")
+        if stamp is None:
+            return "unknown"
+        return "current" if str(stamp) == self.training_state else "stale"
+
+    def stale_analyses(self) -> list[str]:
+        """Analysis groups (and their stamped subgroups, e.g. ``slices/plane-0-1-2``) computed from other training results."""
+        current, stale = self.training_state, []
+        for name in self.groups():
+            group = self._file[name]
+            children = [
+                f"{name}/{k}" for k in group if isinstance(group[k], h5py.Group) and "training_state" in group[k].attrs
+            ]
+            for item in [name, *children]:
+                stamp = self._file[item].attrs.get("training_state")
+                if stamp is not None and str(stamp) != current:
+                    stale.append(item)
+        return stale
 
     def walk(self) -> Iterator[tuple[str, h5py.Dataset]]:
         items: list[tuple[str, h5py.Dataset]] = []

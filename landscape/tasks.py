@@ -7,13 +7,12 @@ so they do not depend on the JAX backend, and are stored with the run.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ConfigError, TaskConfig
+from .config import ConfigError, TaskConfig, import_callable
 
 Target = Callable[[np.ndarray], np.ndarray]
 
@@ -56,11 +55,11 @@ def xor(x: np.ndarray) -> np.ndarray:
     return (np.sign(x[:, 0]) * np.sign(x[:, 1]) < 0).astype(float)
 
 
-def teacher_network(config: TaskConfig) -> Target:
-    """A random one-hidden-layer ReLU teacher of width ``teacher_width`` (drawn from data_seed).
+def teacher_weights(config: TaskConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The teacher network's ``(w (dim, width), b (width,), a (width,))``, drawn from ``data_seed``.
 
-    ``teacher_orthonormal``: orthonormal input weight vectors (needs width <= dim) with
-    unit output weights and no biases, the classic teacher-student setting.
+    ``teacher_orthonormal``: orthonormal input weight vectors (needs width <= dim) with unit output
+    weights and no biases, the classic teacher-student setting (Safran & Shamir 2018).
     """
     rng = np.random.default_rng([config.data_seed, 7])
     k, d = config.teacher_width, config.dim
@@ -68,11 +67,16 @@ def teacher_network(config: TaskConfig) -> Target:
         if k > d:
             raise ConfigError(f"task.teacher_width: an orthonormal teacher needs width <= dim ({d}), got {k}")
         q, _ = np.linalg.qr(rng.normal(size=(d, d)))
-        w, b, a = q[:, :k], np.zeros(k), np.ones(k)
-    else:
-        w = rng.normal(size=(d, k)) / np.sqrt(d)
-        b = rng.normal(size=k) * 0.1
-        a = rng.normal(size=k) / np.sqrt(k)
+        return q[:, :k], np.zeros(k), np.ones(k)
+    w = rng.normal(size=(d, k)) / np.sqrt(d)
+    b = rng.normal(size=k) * 0.1
+    a = rng.normal(size=k) / np.sqrt(k)
+    return w, b, a
+
+
+def teacher_network(config: TaskConfig) -> Target:
+    """A random one-hidden-layer ReLU teacher of width ``teacher_width``: x -> relu(x w + b) a (see :func:`teacher_weights`)."""
+    w, b, a = teacher_weights(config)
 
     def target(x: np.ndarray) -> np.ndarray:
         return np.maximum(x @ w + b, 0.0) @ a
@@ -103,17 +107,12 @@ def amplitude_spectrum(x: np.ndarray) -> np.ndarray:
 
 
 def import_target(spec: str) -> Target:
-    """Resolve ``"package.module:function"`` to a callable."""
-    module_name, _, attr = spec.partition(":")
-    try:
-        obj = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as err:
-        raise ConfigError(f"task.target: cannot import {spec!r} ({err})") from None
-    if not callable(obj):
-        raise ConfigError(f"task.target: {spec!r} is not callable")
-    return obj
+    """Resolve ``"package.module:function"`` to a callable (the custom task's ``task.target``)."""
+    if not spec:
+        raise ConfigError(
+            "task.target: the custom task needs 'module:function' in the study, or target= passed to run_study"
+        )
+    return import_callable(spec, "task.target")
 
 
 def target_function(config: TaskConfig) -> Target:

@@ -7,7 +7,6 @@ the others. Network ``i``'s randomness comes from ``fold_in(PRNGKey(seed), i)`` 
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -17,23 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .models import Model, Params
+from .models import Model
+from .types import Loss, Objective, Params
+from .vocabulary import Status
 
-Objective = Callable[[Params, jax.Array, jax.Array, jax.Array | None], jax.Array]
-UserLoss = Callable[[Params, jax.Array, jax.Array], jax.Array]
-
-
-class Status(enum.IntEnum):
-    """How a network's training ended (stored as int8 under ``train/status``)."""
-
-    CONVERGED = 0  # gradient norm fell below train.grad_tol; parameters frozen from then on
-    MAX_STEPS = 1  # ran the whole step budget without meeting the tolerance
-    DIVERGED = 2  # loss, gradient or parameters became NaN/inf; last finite parameters kept
-    NOT_RUN = -1  # (run files only) the network's chunk has not finished yet
-
-    @classmethod
-    def describe(cls) -> dict[str, int]:
-        return {s.name.lower(): int(s) for s in cls}
+UserLoss = Loss  # a user's loss(params, x, y) -> scalar
 
 
 class TrainResult(NamedTuple):

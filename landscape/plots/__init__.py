@@ -12,27 +12,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-# One colour per solution type, shared by every figure (types, basins, sweeps, report).
-TYPE_COLOURS = {
-    "pyramid": "#2a9d8f",
-    "valley": "#e9c46a",
-    "wedge": "#8ecae6",
-    "bent_ramp": "#b5179e",
-    "dead": "#6c757d",
-    "constant": "#adb5bd",
-    "not_run": "#ffffff",
-    "fit": "#2a9d8f",
-    "misfit": "#e76f51",
-    "unconverged": "#f4a261",
-    "diverged": "#000000",
-}
-OTHER_COLOURS = ["#7b2cbf", "#023047", "#90be6d", "#9d4edd", "#d62828"]
-
-
-def type_colour_map(names: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """``{type name: colour}``; names without a fixed colour take the spare ones in order."""
-    spare = iter(OTHER_COLOURS * (1 + len(names) // len(OTHER_COLOURS)))
-    return {name: TYPE_COLOURS.get(name) or next(spare) for name in names}
+from ..vocabulary import OTHER_COLOURS, TYPE_COLOURS, type_colour_map  # noqa: F401  (one vocabulary)
 
 
 def run_figures_folder(run_path: str | Path, root: str | Path = "figures") -> Path:
