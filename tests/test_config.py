@@ -61,7 +61,11 @@ def test_toml_round_trip_of_a_non_default_study():
         ("[train]\nbatch_size = 5000", "train.batch_size", "at most"),
         ("task = 3", "task", "table"),
         ("[init]\nweights = 'xavier'", "init.weights", "glorot_uniform"),
-        ("[task]\nname = 'custom'", "task.target", "module:function"),
+        ("[task]\nname = 'custom'\ntarget = 'not a path'", "task.target", "module:function"),
+        ("[model]\nfactory = 'make_model'", "model.factory", "module:function"),
+        ("[train]\nloss = 'mae'", "train.loss", "module:function"),
+        ("[task]\nn_points = 0", "task.n_points", "positive"),
+        ("[task]\nsuccess_loss = -1.0", "task.success_loss", "non-negative"),
     ],
 )
 def test_bad_fields_are_named(text, field, expected):
@@ -91,3 +95,33 @@ def test_overrides_parse_toml_values_and_bare_words():
     assert apply_overrides({"a": {"b": 1}}, {"a.c": 2}) == {"a": {"b": 1, "c": 2}}
     with pytest.raises(ConfigError, match="FIELD=VALUE"):
         parse_override("model.hidden")
+
+
+def test_custom_target_may_come_from_code_but_is_named_when_missing():
+    """task.name = "custom" validates without a target string (run_study(target=...) may pass it);
+    training without either is a one-line error naming task.target."""
+    from landscape.problem import problem_of_study
+
+    study = study_from_toml("[task]\nname = 'custom'\nn_points = 8")
+    with pytest.raises(ConfigError, match="^task.target: the custom task needs"):
+        problem_of_study(study)
+    problem = problem_of_study(study, target=lambda x: x[:, 0] * 2.0)
+    assert problem.sources["target"].startswith("object:")
+    assert problem.y == pytest.approx(2.0 * problem.x[:, 0])
+
+
+def test_factories_are_imported_and_named_when_wrong():
+    from landscape.problem import build_loss, build_model
+
+    study = study_from_toml(
+        "[model]\nfactory = 'landscape.examples.teacher_student:no_such'\n[train]\nloss = 'nosuchmodule:make'"
+    )
+    with pytest.raises(ConfigError, match="^model.factory: cannot import"):
+        build_model(study, 2, 1, float)
+    with pytest.raises(ConfigError, match="^train.loss: cannot import"):
+        build_loss(study)
+
+
+def test_a_study_without_a_dataset_needs_a_loss_of_its_own():
+    study = study_from_toml("[task]\nn_points = 0\n[train]\nloss = 'landscape.examples.teacher_student:make_loss'")
+    assert study.task.n_points == 0
