@@ -42,12 +42,14 @@ from ..types import Loss, Params
 def arccos_kernel(u: jax.Array, v: jax.Array) -> jax.Array:
     """``E[relu(u_i . x) relu(v_j . x)]`` for x ~ N(0, I): ``(m, d), (p, d) -> (m, p)`` (Cho & Saul 2009).
 
-    The cosine is clipped inside (-1, 1) so the gradient stays finite when two vectors align;
+    The cosine is clipped inside (-1, 1) (by 1e-12 in float64, 1e-6 in float32) so the gradient stays
+    finite when two vectors align (the two singular terms of d/dc cancel: the kernel is smooth there);
     :func:`population_loss` takes a unit's pairing with itself from the exact ``|u|^2 / 2``.
     """
+    margin = 1e-12 if u.dtype == jnp.float64 else 1e-6
     norm_u = jnp.sqrt(jnp.sum(u**2, axis=1) + 1e-30)
     norm_v = jnp.sqrt(jnp.sum(v**2, axis=1) + 1e-30)
-    cosine = jnp.clip((u @ v.T) / (norm_u[:, None] * norm_v[None, :]), -1.0 + 1e-7, 1.0 - 1e-7)
+    cosine = jnp.clip((u @ v.T) / (norm_u[:, None] * norm_v[None, :]), -1.0 + margin, 1.0 - margin)
     angle = jnp.arccos(cosine)
     return norm_u[:, None] * norm_v[None, :] * (jnp.sin(angle) + (jnp.pi - angle) * cosine) / (2 * jnp.pi)
 
