@@ -59,8 +59,8 @@ def one_line(text: str) -> str:
 def _raised_inside(err: BaseException, package: str) -> bool:
     """The innermost frames of ``err``'s traceback are in ``package`` (e.g. h5py reading a damaged file)."""
     frames = traceback.extract_tb(err.__traceback__)
-    marker = f"{os.sep}{package}{os.sep}"
-    return any(marker in frame.filename for frame in frames[-3:])
+    marker = f"{os.sep}{package}{os.sep}"  # Cython frames are named relative: "h5py/_objects.pyx"
+    return any(marker in os.sep + frame.filename.replace("/", os.sep) for frame in frames[-3:])
 
 
 def _os_error_line(err: OSError) -> str:
@@ -97,6 +97,10 @@ def error_line(command: str, err: BaseException) -> tuple[str, int]:
             f"{prefix} {where}damaged or unreadable HDF5 data ({name}: {one_line(str(err))})",
             EXIT_USER_ERROR,
         )
+    if isinstance(err, UnicodeDecodeError):
+        return f"{prefix} an input file is not UTF-8 text ({one_line(str(err))})", EXIT_USER_ERROR
+    if name == "JSONDecodeError":  # only stored metadata and study files are parsed as JSON
+        return f"{prefix} damaged JSON in the input ({one_line(str(err))})", EXIT_USER_ERROR
     if isinstance(err, OSError):
         return f"{prefix} {one_line(_os_error_line(err))}", EXIT_USER_ERROR
     message = one_line(str(err))
