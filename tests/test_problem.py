@@ -21,12 +21,12 @@ def test_factory_run_is_rebuilt_and_its_loss_is_the_stored_one(teacher_student_r
     with ls.Run(teacher_student_run) as run:
         problem = problem_of(run)
         assert problem.sources == {"model": "factory", "loss": "factory", "target": "config"}
-        assert not problem.has_data and problem.x.shape == (0, 6)
+        assert not problem.has_data and problem.x.shape == (0, run.study.task.dim)
         assert problem.mlp is None and "your own" in unit_reason(problem) and "your own" in rescaling_reason(problem)
         with jax.enable_x64(True):
             losses = [float(problem.loss(run.params("final", i))) for i in range(run.n_inits)]
         np.testing.assert_allclose(losses, run.final_loss, rtol=1e-10, atol=1e-14)
-        assert problem.success_loss == 1e-4 and problem.constant_loss is None
+        assert problem.success_loss == run.study.task.success_loss > 0 and problem.constant_loss is None
 
 
 def test_a_run_trained_from_objects_says_so_in_one_line(tmp_path):
