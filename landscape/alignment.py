@@ -33,14 +33,17 @@ Written for one network (NumPy, no batching): it runs once per pair of minima.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-Params = Any  # an MLP parameter list, see landscape.models
+from .models import activation_properties
+from .types import Params
 
-HOMOGENEOUS_ACTIVATIONS = ("relu", "leaky_relu", "linear")
+if TYPE_CHECKING:
+    from .problem import Problem
+
 _TINY = 1e-12
 
 
@@ -63,8 +66,21 @@ class Alignment:
 
 
 def is_positively_homogeneous(activation: str) -> bool:
-    """True when ``f(s z) = s f(z)`` for ``s > 0``, so hidden units may be rescaled."""
-    return activation in HOMOGENEOUS_ACTIVATIONS
+    """True when ``f(s z) = s f(z)`` for ``s > 0``, so hidden units may be rescaled
+    (:func:`landscape.models.activation_properties`)."""
+    return bool(activation_properties(activation).positively_homogeneous)
+
+
+def alignment_reason(problem: Problem) -> str | None:
+    """None when weight matching applies to the problem's model, else why not (one line).
+
+    It applies to the built-in MLP of any depth (permuting hidden units keeps the function, so any
+    loss of it; rescaling only with a positively homogeneous activation). For a model of one's
+    own the symmetries are not known, so networks are compared unaligned.
+    """
+    if problem.mlp is None:
+        return f"the model is your own ({problem.model.name}); its symmetries are not known"
+    return None
 
 
 def _copy(params: Params) -> list[dict[str, np.ndarray]]:
@@ -124,13 +140,14 @@ def canonical_scale(params: Params) -> tuple[list[dict[str, np.ndarray]], list[n
 
 
 def parameter_distance(a: Params, b: Params) -> float:
-    """Euclidean distance between two parameter lists of the same shapes."""
+    """Euclidean distance between two parameter pytrees of the same structure and shapes."""
+    from jax.tree_util import tree_leaves
+
     return float(
         np.sqrt(
             sum(
-                np.sum((np.asarray(la[k], np.float64) - np.asarray(lb[k], np.float64)) ** 2)
-                for la, lb in zip(a, b)
-                for k in la
+                np.sum((np.asarray(la, np.float64) - np.asarray(lb, np.float64)) ** 2)
+                for la, lb in zip(tree_leaves(a), tree_leaves(b))
             )
         )
     )
@@ -168,7 +185,7 @@ def align(a: Params, b: Params, activation: str = "relu") -> tuple[list[dict[str
       a: reference parameters of ONE network, ``[{"w", "b"}, ...]`` (NumPy or JAX arrays).
       b: parameters of the network to move, same shapes.
       activation: the hidden activation's name; rescaling is used only when it is positively
-        homogeneous (:data:`HOMOGENEOUS_ACTIVATIONS`), otherwise units are only permuted.
+        homogeneous (:func:`is_positively_homogeneous`), otherwise units are only permuted.
 
     Returns:
       ``(aligned_b, alignment)``: float64 NumPy parameters and the :class:`Alignment` used.

@@ -31,7 +31,9 @@ groups. :class:`MapResult` holds everything as arrays; ``write``/``read`` use th
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +44,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from . import neb, saddles
-from .alignment import align, canonical_scale, cast_like, permute_units
+from .alignment import align, canonical_scale, cast_like, is_positively_homogeneous, permute_units
+from .problem import Problem, function_reason, mlp_reason
 
 GROUP = "landscape_map"
 CONNECTION_KINDS = ("transition_state", "downhill", "unresolved")  # codes 0, 1, 2 of bands/kind
@@ -59,7 +62,8 @@ class FlatProblem:
     Attributes:
       loss: ``(P,) -> scalar``; hessian: ``(P,) -> (P, P)``; null: ``(P,) -> (P, k)`` orthonormal
         symmetry directions; predict: ``(P,) -> (n_points,)`` the network's outputs on the data;
-        unravel: ``(P,) -> params pytree``; activation: the hidden activation; band_null: a cheaper
+        unravel: ``(P,) -> params pytree``; activation: the hidden activation (None: not the built-in
+        MLP, so no alignment, canonical form or solution types); band_null: a cheaper
         ``(P,) -> (P, k)`` basis of the rescaling and dead-unit directions only (no SVD), which the
         elastic band projects its forces off at every step.
     """
@@ -69,7 +73,7 @@ class FlatProblem:
     null: Any
     predict: Any
     unravel: Any
-    activation: str
+    activation: str | None
     band_null: Any = None
 
 
@@ -133,21 +137,82 @@ def _rescaling_and_dead_basis(like: Any, x: jax.Array, activation: str) -> Any:
     return basis
 
 
+def symmetry_reason(problem: Problem) -> str | None:
+    """None when the symmetry null space of the problem's networks is known (the built-in MLP,
+    with data to tell dead units), else why not: then the index of a stationary point counts
+    every direction, flat symmetric ones included (a minimum may then read as degenerate)."""
+    if problem.mlp is None:
+        return f"the model is your own ({problem.model.name}); its symmetry directions are not known"
+    if not problem.has_data:
+        return "the run has no dataset, so dead units cannot be told"
+    return None
+
+
+def flat_problem(problem: Problem, like: Any) -> FlatProblem:
+    """:class:`FlatProblem` of any run's :class:`~landscape.problem.Problem` (``like``: one network's
+    params, for the layout; call it inside the dtype scope the loss is evaluated in).
+
+    The built-in MLP on data gets its symmetry null space (:func:`symmetry_reason`) and the fused
+    Hessian where one exists; any other model the autodiff Hessian and no null space. ``predict``
+    is the model's output on the data (or on draws from the task's distribution when the run has
+    no dataset), else the flat parameters themselves (minima are then told apart by parameters).
+    """
+    from .curvature import hessian_function, symmetry_directions
+
+    _, unravel = ravel_pytree(like)
+    dtype = jax.tree.leaves(like)[0].dtype
+    x, y = jnp.asarray(problem.x, dtype), jnp.asarray(problem.y, dtype)
+
+    def loss(flat: jax.Array) -> jax.Array:
+        return problem.objective(unravel(flat), x, y)
+
+    if function_reason(problem) is None:
+        inputs = jnp.asarray(problem.inputs(256), dtype)
+
+        def predict(flat: jax.Array) -> jax.Array:
+            return jnp.reshape(problem.model.apply(unravel(flat), inputs), (-1,))
+    else:
+
+        def predict(flat: jax.Array) -> jax.Array:
+            return flat
+
+    if symmetry_reason(problem) is not None:
+        return FlatProblem(loss, jax.hessian(loss), saddles.no_null_space, predict, unravel, problem.activation)
+    activation, leaky_slope = problem.activation, problem.mlp.leaky_slope
+    hessian_fn = hessian_function(problem.model, problem.loss_fn)
+
+    def hessian(flat: jax.Array) -> jax.Array:
+        return hessian_fn(unravel(flat), x, y)
+
+    def null(flat: jax.Array) -> jax.Array:
+        directions, keep, _ = symmetry_directions(unravel(flat), x, activation, leaky_slope)
+        return saddles.orthonormal_columns(directions, keep)
+
+    return FlatProblem(
+        loss, hessian, null, predict, unravel, activation, _rescaling_and_dead_basis(like, x, activation)
+    )
+
+
 _PROBLEMS: dict[tuple, FlatProblem] = {}
 
 
-def run_problem(run: Any, model: Any, like: Any, x: jax.Array, y: jax.Array) -> FlatProblem:
-    """:func:`mlp_problem` of a run's model and data, one object per (study, data, layout), so that
-    a second map of the same run reuses every compiled program."""
+def run_problem(problem: Problem, like: Any) -> FlatProblem:
+    """:func:`flat_problem`, one object per (study, sources, data, layout), so that a second map
+    of the same run reuses every compiled program; only the latest is kept. A model or loss
+    passed as a Python object is keyed by its identity."""
     import hashlib
 
-    study = run.study
+    objects = tuple(
+        id(obj)
+        for part, obj in (("model", problem.model), ("loss", problem.loss_fn))
+        if problem.sources[part].startswith("object:")
+    )
     layout = tuple((tuple(np.shape(leaf)), str(np.asarray(leaf).dtype)) for leaf in jax.tree.leaves(like))
-    digest = hashlib.sha1(np.asarray(x).tobytes() + np.asarray(y).tobytes()).hexdigest()
-    key = (study.to_json(), digest, layout, str(x.dtype))
+    digest = hashlib.sha1(np.asarray(problem.x).tobytes() + np.asarray(problem.y).tobytes()).hexdigest()
+    key = (problem.study.to_json(), json.dumps(problem.sources, sort_keys=True), objects, digest, layout)
     if key not in _PROBLEMS:
         _PROBLEMS.clear()  # one run at a time: programs of an older run are dropped
-        _PROBLEMS[key] = mlp_problem(model, like, x, y, study.model.activation, study.model.leaky_slope)
+        _PROBLEMS[key] = flat_problem(problem, like)
     return _PROBLEMS[key]
 
 
@@ -156,8 +221,6 @@ def canonical_form(params: Any, x: np.ndarray, activation: str = "relu") -> list
     unit-norm incoming vector (:func:`landscape.alignment.canonical_scale`, homogeneous activations),
     then units ordered live first by the angle of their direction, dead ones last (zeroed: their
     parameters are flat directions and carry no information)."""
-    from .alignment import is_positively_homogeneous
-
     params = [{k: np.asarray(v, np.float64) for k, v in layer.items()} for layer in params]
     canonical = canonical_scale(params)[0] if is_positively_homogeneous(activation) else params
     if len(canonical) != 2:
@@ -283,8 +346,31 @@ def minimax_barriers(join: np.ndarray, endpoint_loss: np.ndarray) -> np.ndarray:
 class MapResult:
     """Minima, transition states, bands and barriers as arrays (the ``/landscape_map`` group).
 
-    ``arrays`` is a nested dict: ``points/``, ``minima/``, ``transition_states/``, ``bands/``,
-    ``barriers/``, ``tree/`` (see the README's layout); ``attrs`` holds the settings.
+    ``arrays`` is a nested dict (index it with slashes: ``result["minima/loss"]``):
+
+    * ``points/``: ``labels``, ``specs``, ``stage`` ``(k,)`` str, ``index (k,)``, ``minimum (k,)`` (the
+      database minimum each point quenched to), ``start_loss``, ``start_grad_norm``, ``start_kind``,
+      ``start_index`` ``(k,)`` (the point before quenching);
+    * ``minima/``: ``params/``, ``canonical/`` (flat parameter paths, leading axis m; canonical =
+      params for a model of one's own), ``loss``, ``grad_norm``, ``index``, ``kind``, ``n_null``,
+      ``type``, ``cause`` (empty strings where types do not apply), ``active_units`` (-1 then),
+      ``source`` ``(m,)``;
+    * ``transition_states/``: ``params/``, ``loss``, ``grad_norm``, ``index``,
+      ``negative_eigenvalue``, ``minima (s, 2)``, ``band``, ``iterations``, ``side_kind (s, 2)``,
+      ``type``, ``cause``, ``active_units``;
+    * ``bands/`` (one row per pair ``(b,)``): ``pairs (b, 2)``, ``kind`` (:data:`CONNECTION_KINDS`),
+      ``barrier``, ``path_max``, ``path_max_position``, ``transition_state``, ``energies
+      (b, n_images)``, ``climbing``, ``max_force``, ``pass_*`` (the band's highest sampled point),
+      ``refined_*``, ``bezier_max``;
+    * ``connections/``: ``minima (c, 2)``, ``height``, ``transition_state`` ``(c,)``;
+    * ``barriers/`` ``(k, k)``: ``straight`` (lower of ``straight_unaligned`` and
+      ``straight_aligned``; ``straight_is_aligned`` says which), ``bezier``, ``band``,
+      ``transition_state``, ``map`` (minimax through the whole map);
+    * ``tree/``: the disconnectivity tree (:func:`disconnectivity_tree`).
+
+    ``attrs``: the :class:`MapSettings`, ``seconds``, ``stage_seconds``, ``kind_codes``,
+    ``connection_kinds``, ``rule``, ``bezier_steps``, ``seed``, ``run_name``, ``model`` (one line),
+    ``notes`` (list, JSON when stored: what was skipped for this model and why), ``barrier_note``.
     """
 
     arrays: dict[str, Any]
@@ -303,16 +389,27 @@ class MapResult:
         write_group(path, name, self.arrays, self.attrs)
 
     @classmethod
-    def read(cls, path: Any, name: str = GROUP) -> MapResult:
-        """Read back a stored group (attributes of subgroups stay with their subgroup)."""
-        from .storage import Run
+    def read(cls, run: Any, name: str = GROUP) -> MapResult | None:
+        """Read back a stored group of a run (or a path); None when the map has not been computed.
+        Attributes of subgroups stay with their subgroup; JSON attributes (``notes``,
+        ``stage_seconds``, ...) are decoded."""
+        from .points import group_attrs, opened
 
-        with Run(path) as run:
+        with opened(run) as run:
+            if not run.has(name):
+                return None
             arrays = run.group(name)
-            attrs = dict(run._file[name].attrs)  # noqa: SLF001 - only the group's own attributes
+            attrs = group_attrs(run, name)
         for key in attrs:
             arrays.pop(key, None)
         return cls(arrays, attrs)
+
+    @property
+    def notes(self) -> list[str]:
+        """One line each: what was skipped for this model (alignment, symmetry null space, types)
+        or how the points were chosen (an incomplete run, no types)."""
+        notes = self.attrs.get("notes", [])
+        return json.loads(notes) if isinstance(notes, str) else list(notes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,11 +520,13 @@ class _Operations:
 
 
 def _describe(problem: FlatProblem, flats: np.ndarray, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    """What each network computes: solution type (shape), cause, live units."""
+    """What each network computes: solution type (shape), cause, live units (built-in MLPs with a
+    scalar output on data; else empty strings and -1)."""
     from .solutions import classify_networks
 
-    if flats.shape[0] == 0:
-        return {"type": np.zeros(0, str), "cause": np.zeros(0, str), "active_units": np.zeros(0, np.int64)}
+    if flats.shape[0] == 0 or problem.activation is None or np.ndim(y) != 1 or np.shape(x)[0] == 0:
+        n = flats.shape[0]
+        return {"type": np.full(n, "", "<U1"), "cause": np.full(n, "", "<U1"), "active_units": np.full(n, -1, np.int64)}
     params = jax.tree.map(np.asarray, jax.vmap(problem.unravel)(jnp.asarray(flats)))
     loss = np.zeros(flats.shape[0])  # the shape label does not use it
     target_scale = float(np.std(y))
@@ -517,7 +616,10 @@ def map_minima(
         a = problem.unravel(jnp.asarray(minima.flats[point_minimum[i]]))
         b = problem.unravel(jnp.asarray(minima.flats[point_minimum[j]]))
         a_np = jax.tree.map(np.asarray, a)
-        aligned = cast_like(align(a_np, jax.tree.map(np.asarray, b), problem.activation)[0], a_np)
+        if problem.activation is None:  # symmetries not known: the band starts on the unaligned line
+            aligned = jax.tree.map(np.asarray, b)
+        else:
+            aligned = cast_like(align(a_np, jax.tree.map(np.asarray, b), problem.activation)[0], a_np)
         starts.append(np.asarray(ravel_pytree(a)[0]))
         ends.append(np.asarray(ravel_pytree(jax.tree.map(jnp.asarray, aligned))[0]))
     if s.start == "bezier" and bezier_controls:
@@ -645,6 +747,8 @@ def map_minima(
 
     def canonical(flats: np.ndarray) -> Any:
         like = problem.unravel(jnp.asarray(min_flats[0]))
+        if problem.activation is None:  # no known symmetries: the parameters as they are
+            return _stack_trees([jax.tree.map(np.asarray, problem.unravel(jnp.asarray(f))) for f in flats], like)
         return _stack_trees(
             [canonical_form(problem.unravel(jnp.asarray(f)), x, problem.activation) for f in flats], like
         )
@@ -752,31 +856,34 @@ def _stack_trees(trees: list[Any], like: Any) -> Any:
     return jax.tree.map(lambda *leaves: np.stack([np.asarray(v) for v in leaves]), *trees)
 
 
-def network_stationarity(run: Any, networks: list[Any], grad_tol: float | None = None) -> dict[str, np.ndarray]:
-    """Stationary or not, and the index outside the symmetry null space, of networks of a run's
-    model (float64): ``kind``, ``index``, ``grad_norm`` ``(k,)``. ``grad_tol`` defaults to the
-    study's ``train.grad_tol``, the trainer's own convergence rule."""
-    from .models import make_mlp
-
-    study = run.study
-    grad_tol = study.train.grad_tol if grad_tol is None else grad_tol
+def point_stationarity(problem: Problem, networks: list[Any], grad_tol: float | None = None) -> dict[str, Any]:
+    """Stationary or not, and the index outside the symmetry null space, of networks of a problem
+    (float64): ``kind``, ``index``, ``grad_norm`` ``(k,)`` and ``grad_tol`` (default: the study's
+    ``train.grad_tol``, the trainer's own convergence rule); ``note``: one line when the null space
+    is not known (:func:`symmetry_reason`), else absent."""
+    grad_tol = problem.study.train.grad_tol if grad_tol is None else grad_tol
     with jax.enable_x64(True):
-        x, y = jnp.asarray(run.x, jnp.float64), jnp.asarray(run.y, jnp.float64)
-        model = make_mlp(study.model, study.init, x.shape[1], 1, jnp.float64)
-        like = jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), networks[0])
-        problem = run_problem(run, model, like, x, y)
-        flats = jnp.stack(
-            [ravel_pytree(jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), n))[0] for n in networks]
-        )
-        found = _vmapped(
-            lambda p: saddles.curvature(problem.loss, p, problem.null, grad_tol, hessian_fn=problem.hessian)
-        )(flats)
-        return {
+        as64 = [jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), n) for n in networks]
+        flat = run_problem(problem, as64[0])
+        flats = jnp.stack([ravel_pytree(n)[0] for n in as64])
+        found = _vmapped(lambda p: saddles.curvature(flat.loss, p, flat.null, grad_tol, hessian_fn=flat.hessian))(flats)
+        out: dict[str, Any] = {
             "kind": np.asarray(found.kind),
             "index": np.asarray(found.index),
             "grad_norm": np.asarray(found.grad_norm),
             "grad_tol": grad_tol,
         }
+    reason = symmetry_reason(problem)
+    if reason is not None:
+        out["note"] = f"symmetry null space skipped: {reason}; the index counts every direction"
+    return out
+
+
+def network_stationarity(run: Any, networks: list[Any], grad_tol: float | None = None) -> dict[str, Any]:
+    """:func:`point_stationarity` of networks of a run's problem (``problem_of(run)``)."""
+    from .problem import problem_of
+
+    return point_stationarity(problem_of(run), networks, grad_tol)
 
 
 def stationarity_lines(run_path: Any, networks: list[Any], labels: list[str]) -> list[str]:
@@ -785,8 +892,6 @@ def stationarity_lines(run_path: Any, networks: list[Any], labels: list[str]) ->
     from .storage import Run
 
     with Run(run_path) as run:
-        if run.y.ndim != 1:
-            return []
         found = network_stationarity(run, networks)
     tol = found["grad_tol"]
     return [
@@ -796,19 +901,20 @@ def stationarity_lines(run_path: Any, networks: list[Any], labels: list[str]) ->
 
 
 def default_point_specs(run: Any, extra_per_type: int = 1) -> list[str]:
-    """The type representatives (finished types only) plus ``extra_per_type`` more minima per type:
-    the lowest-loss networks of the type that stopped converged."""
-    from .solutions import type_labels, type_representatives
+    """The type representatives (finished types only, in ``vocabulary.TYPE_ORDER``) plus
+    ``extra_per_type`` more minima per type: the lowest-loss networks of the type that stopped
+    converged. Needs the ``types`` group (see :func:`map_run` for a run without one)."""
+    from .points import type_representatives_of
+    from .solutions import type_labels
+    from .vocabulary import OUTCOME_TYPES, Status
 
-    representatives = {
-        t: i for t, i in type_representatives(run).items() if t not in ("unconverged", "diverged", "not_run")
-    }
+    representatives = {t: i for t, i in type_representatives_of(run).items() if t not in OUTCOME_TYPES}
     labels = np.asarray(type_labels(run)).astype(str)
     loss, status = run.final_loss, run.status
     specs = list(representatives)
     for name, rep in representatives.items():
-        members = np.flatnonzero((labels == name) & (status == 0) & np.isfinite(loss))
-        members = members[np.argsort(loss[members])]
+        members = np.flatnonzero((labels == name) & (status == int(Status.CONVERGED)) & np.isfinite(loss))
+        members = members[np.argsort(loss[members], kind="stable")]
         specs += [str(int(i)) for i in members if i != rep][:extra_per_type]
     return specs
 
@@ -820,38 +926,64 @@ def map_run(
     bezier_steps: int = 300,
     seed: int = 0,
     extra_per_type: int = 1,
+    *,
+    problem: Problem | None = None,
+    finished_only: bool = False,
 ) -> MapResult:
     """:func:`map_minima` between points of a run (``specs`` as ``landscape paths`` takes them:
-    ``17``, ``init:17``, a type name, ``cluster:3``; default :func:`default_point_specs`), with the
-    straight-line barriers (the lower of unaligned and aligned, saying which) and trained Bezier
-    curves' barriers between the quenched minima beside the map's. Reads the run; writes nothing."""
-    from .config import ConfigError
-    from .models import make_mlp
-    from .paths import barrier_matrix, lower_straight_barrier, path_t, train_bezier_batch
-    from .points import resolve_point, type_names_of
-    from .slices import barrier
+    ``17``, ``init:17``, a type name, ``cluster:3``; default :func:`default_point_specs`, or without
+    types the four lowest-loss finished networks, with a note), with the straight-line barriers
+    (the lower of unaligned and aligned, saying which) and trained Bezier curves' barriers between
+    the quenched minima beside the map's. Reads the run; writes nothing (:meth:`MapResult.write`).
 
-    study = run.study
-    type_names = type_names_of(run)
-    specs = specs or default_point_specs(run, extra_per_type)
-    resolved = [resolve_point(run, spec, type_names) for spec in specs]
-    for point in resolved:
-        if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(point.params)):
+    Any model and loss the run records (``problem``, default ``problem_of(run)``): what applies only
+    to the built-in MLP (alignment, the symmetry null space, canonical forms, solution types of
+    minima) is skipped for another with one line each in ``attrs["notes"]`` (JSON list).
+
+    Raises:
+      ConfigError, RunFileError: one line (fewer than two distinct finite points, an incomplete
+        run without ``finished_only``, a model that cannot be rebuilt).
+    """
+    from .alignment import alignment_reason
+    from .config import ConfigError
+    from .paths import barrier_matrix, cast_like_tree, lower_straight_barrier, path_t, train_bezier_batch
+    from .points import distinct_count, select_points
+    from .problem import problem_of
+    from .slices import barrier
+    from .storage import finished_networks
+
+    problem = problem_of(run) if problem is None else problem
+    if not specs and run.has("types"):
+        finished = finished_networks(run, finished_only)
+        specs = [spec for spec in default_point_specs(run, extra_per_type) if not spec.isdigit() or finished[int(spec)]]
+        if len(specs) < 2:
             raise ConfigError(
-                f"point {point.spec!r}: its parameters are not finite (a diverged network); choose another"
+                f"{run.path}: a map needs two or more points; found {len(specs)} among the finished types' minima"
+                " (all networks diverged or unconverged?); name the points"
             )
-    if len(resolved) < 2:
+    selection = select_points(run, specs, 4, finished_only, minimum=2)
+    resolved, notes = selection.points, list(selection.notes)
+    specs = selection.specs
+    if distinct_count(resolved) < 2:
         raise ConfigError(
-            f"{run.path}: a map needs two or more points; found {len(resolved)} among the finished types' minima"
-            " (all networks diverged or unconverged?); name the points"
+            f"{run.path}: a map needs two or more distinct points with finite parameters; "
+            f"{' '.join(specs)} give {distinct_count(resolved)}"
         )
+    for reason, what in (
+        (alignment_reason(problem), "alignment"),
+        (symmetry_reason(problem), "symmetry null space"),
+        (mlp_reason(problem), "solution types of minima"),
+    ):
+        if reason is not None:
+            notes.append(f"{what} skipped: {reason}")
     labels = [p.label for p in resolved]
     started = time.perf_counter()
     with jax.enable_x64(True):
-        x, y = jnp.asarray(run.x, jnp.float64), jnp.asarray(run.y, jnp.float64)
-        model = make_mlp(study.model, study.init, x.shape[1], 1, jnp.float64)
         like = jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), resolved[0].params)
-        problem = run_problem(run, model, like, x, y)
+        flat = run_problem(problem, like)
+        if alignment_reason(problem) is not None:
+            flat = dataclasses.replace(flat, activation=None)
+        x, y = jnp.asarray(problem.x, jnp.float64), jnp.asarray(problem.y, jnp.float64)
         points = [
             np.asarray(ravel_pytree(jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), p.params))[0])
             for p in resolved
@@ -859,14 +991,12 @@ def map_run(
         k = len(points)
         pairs = list(itertools.combinations(range(k), 2))
         # the quenched minima, for the straight-line and Bezier comparisons
-        quenched = [problem.unravel(q) for q in _Operations.of(problem, settings).descend(np.stack(points)).params]
+        quenched = [flat.unravel(q) for q in _Operations.of(flat, settings).descend(np.stack(points)).params]
         quenched_np = [jax.tree.map(np.asarray, q) for q in quenched]
-        from .training import make_objective
-
-        objective = make_objective(model)
+        objective = problem.objective
         t = path_t()
         clock = _Clock()
-        straight = barrier_matrix(objective, x, y, quenched_np, problem.activation, t)
+        straight = barrier_matrix(objective, x, y, quenched_np, flat.activation, t)
         clock.mark("straight lines")
         controls: dict[tuple[int, int], np.ndarray] = {}
         bezier_matrix = np.full((k, k), np.nan)
@@ -875,7 +1005,7 @@ def map_run(
         if bezier_steps > 0 and pairs:
             stack = lambda trees: jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(v) for v in leaves]), *trees)  # noqa: E731
             starts = stack([quenched_np[i] for i, _ in pairs])
-            ends = stack([cast_like(straight["aligned_ends"][(i, j)], quenched_np[i]) for i, j in pairs])
+            ends = stack([cast_like_tree(straight["aligned_ends"][(i, j)], quenched_np[i]) for i, j in pairs])
             keys = jax.random.split(jax.random.PRNGKey(seed), len(pairs))
             curves = train_bezier_batch(objective, x, y, starts, ends, keys, steps=bezier_steps)
             for n, (i, j) in enumerate(pairs):
@@ -884,9 +1014,11 @@ def map_run(
                 bezier_max[n] = float(profile.max())
                 controls[(i, j)] = np.asarray(ravel_pytree(jax.tree.map(lambda leaf, n=n: leaf[n], curves.control))[0])
         clock.mark("Bezier curves")
-        result = map_minima(problem, points, labels, np.asarray(x), np.asarray(y), settings, pairs, controls)
+        result = map_minima(flat, points, labels, np.asarray(x), np.asarray(y), settings, pairs, controls)
         result.attrs["stage_seconds"] = {**clock.seconds, **result.attrs["stage_seconds"]}
     lower, is_aligned = lower_straight_barrier(straight["barrier_linear"], straight["barrier_aligned"])
+    if flat.activation is None:
+        is_aligned = np.zeros_like(is_aligned)
     result.arrays["points"].update(
         specs=np.array(specs),
         index=np.array([p.index for p in resolved], np.int64),
@@ -905,6 +1037,8 @@ def map_run(
         seed=seed,
         seconds=time.perf_counter() - started,
         run_name=run.name,
+        model=problem.describe(),
+        notes=notes,
         barrier_note="straight: lower of unaligned and aligned straight lines (straight_is_aligned says which); "
         "bezier: trained quadratic Bezier curve between the same quenched minima; transition_state: minimax over the map's connections",
     )
@@ -936,7 +1070,7 @@ def format_map(result: MapResult) -> str:
         a, b = (int(v) for v in ts["minima"][t])
         lines.append(
             f"  {t:>3}  {ts['loss'][t]:10.5g}  {ts['grad_norm'][t]:8.1e}  {int(ts['index'][t]):>5}  {ts['negative_eigenvalue'][t]:10.3g}  "
-            f"{a:>3}-{b:<3}  {ts['type'][t]:<10} {ts['cause'][t]}; {int(ts['active_units'][t])} live units"
+            f"{a:>3}-{b:<3}  {ts['type'][t]:<10} {_what(ts['cause'][t], ts['active_units'][t])}"
         )
     bands = result["bands"]
     labels = [str(v) for v in result["points/labels"]]
@@ -952,8 +1086,8 @@ def format_map(result: MapResult) -> str:
         pair = f"{labels[i]} -> {labels[j]}"
         lines.append(
             f"  {pair:<34} {how:<17} {bands['pass_loss'][n]:10.5g}  {bands['pass_grad_norm'][n]:8.1e}  "
-            f"{int(bands['pass_index'][n]):>5}  {bands['pass_type'][n]:<10} {bands['pass_cause'][n]}; "
-            f"{int(bands['pass_active_units'][n])} live units"
+            f"{int(bands['pass_index'][n]):>5}  {bands['pass_type'][n]:<10} "
+            f"{_what(bands['pass_cause'][n], bands['pass_active_units'][n])}"
         )
     barriers = result["barriers"]
     lines.append(
@@ -973,6 +1107,11 @@ def format_map(result: MapResult) -> str:
             f"TS {_number(barriers['transition_state'][i, j])}, map {_number(barriers['map'][i, j])}"
         )
     return "\n".join(lines)
+
+
+def _what(cause: str, active_units: int) -> str:
+    """``cause; k live units``, or nothing where the model's units are not known (-1)."""
+    return f"{cause}; {int(active_units)} live units" if int(active_units) >= 0 else str(cause)
 
 
 def _number(value: float) -> str:

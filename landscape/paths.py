@@ -8,6 +8,11 @@
   minima whose control point is trained to minimise the expected loss along the curve
   (Garipov et al. 2018); written for one pair, vmapped over pairs.
 
+* :func:`barriers_run`: all of it between points of a run, for any model and loss (it evaluates
+  the run's :class:`~landscape.problem.Problem`; alignment only where it applies), as a
+  :class:`PathsResult` stored by :meth:`PathsResult.write` as ``paths/<name>`` and read back by
+  :meth:`PathsResult.read`.
+
 A *barrier* is the highest loss on a path minus the higher of its two endpoint losses
 (:func:`landscape.slices.barrier`), measured on a fixed grid of ``t`` values in [0, 1].
 """
@@ -15,15 +20,24 @@ A *barrier* is the highest loss on a path minus the higher of its two endpoint l
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .alignment import align, cast_like
-from .slices import Objective, Params, as_jax, barrier, line_losses, tree_add, tree_scale
+from .alignment import align, cast_like, parameter_distance
+from .slices import Objective, as_jax, barrier, line_losses, tree_add, tree_scale
+from .types import Params
+
+if TYPE_CHECKING:
+    from .problem import Problem
+    from .storage import Run
 
 DEFAULT_PATH_POINTS = 101
 
@@ -54,14 +68,27 @@ class PairProfiles(NamedTuple):
 
 
 def pair_profiles(
-    objective: Objective, x: jax.Array, y: jax.Array, a: Params, b: Params, activation: str, t: np.ndarray | None = None
+    objective: Objective,
+    x: jax.Array,
+    y: jax.Array,
+    a: Params,
+    b: Params,
+    activation: str | None,
+    t: np.ndarray | None = None,
 ) -> PairProfiles:
-    """Loss along the segment ``a -> b`` before and after aligning ``b`` onto ``a``."""
+    """Loss along the segment ``a -> b`` before and after aligning ``b`` onto ``a``.
+
+    ``activation`` None: no alignment (a model whose symmetries are not known): the "aligned"
+    profile is the straight line itself and ``aligned_end`` is ``b``.
+    """
     t = path_t() if t is None else t
     a_jax = as_jax(a)
+    linear = np.asarray(line_losses(objective, x, y, a_jax, as_jax(b), t))
+    if activation is None:
+        distance = parameter_distance(a, b)
+        return PairProfiles(linear, linear, barrier(linear), barrier(linear), as_jax(b), distance, distance)
     aligned_b, info = align(a, b, activation)
     aligned_b = as_jax(cast_like(aligned_b, a))
-    linear = np.asarray(line_losses(objective, x, y, a_jax, as_jax(b), t))
     aligned = np.asarray(line_losses(objective, x, y, a_jax, aligned_b, t))
     return PairProfiles(
         linear, aligned, barrier(linear), barrier(aligned), aligned_b, info.distance_before, info.distance_after
@@ -73,13 +100,14 @@ def barrier_matrix(
     x: jax.Array,
     y: jax.Array,
     networks: list[Params],
-    activation: str,
+    activation: str | None,
     t: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Straight-line barriers between every pair of ``networks`` (each ONE network's params).
 
-    The line between ``i < j`` aligns ``j`` onto ``i``; the matrices are filled symmetrically
-    with zeros on the diagonal.
+    The line between ``i < j`` aligns ``j`` onto ``i`` (``activation`` None: no alignment, the
+    aligned matrices repeat the unaligned ones); the matrices are filled symmetrically with
+    zeros on the diagonal.
 
     Returns:
       ``barrier_linear``, ``barrier_aligned``: ``(k, k)``; ``profile_linear``,
@@ -261,3 +289,322 @@ def train_bezier_batch(
 def bezier_barrier(result: BezierResult) -> float:
     """Barrier of a trained curve on its evaluation grid."""
     return barrier(np.asarray(result.profile))
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths between points of a run: computed from its Problem, stored as paths/<name>.
+
+_PATHS_ARRAYS = (
+    "labels",
+    "specs",
+    "index",
+    "stage",
+    "endpoint_loss",
+    "t",
+    "barrier_linear",
+    "barrier_aligned",
+    "profile_linear",
+    "profile_aligned",
+    "distance_linear",
+    "distance_aligned",
+    "barrier_straight",
+    "straight_is_aligned",
+)
+
+
+@dataclass(frozen=True)
+class PathsResult:
+    """Barriers and profiles between ``k`` points of a run; stored as the group ``paths/<name>``.
+
+    Row ``i``, column ``j`` of every matrix is the path from point ``i`` to point ``j`` (``j``
+    aligned onto ``i`` for "aligned" and "bezier"). Datasets of the group (fields of the same names):
+
+    * ``labels``, ``specs``, ``stage`` ``(k,)`` str; ``index (k,)`` int: the points;
+    * ``endpoint_loss (k,)``: each point's loss; ``t (n_t,)``: where profiles are measured;
+    * ``barrier_linear``, ``barrier_aligned`` ``(k, k)``: straight-line barriers before and after
+      alignment (without alignment, ``attrs["aligned"]`` False, the aligned ones repeat the
+      unaligned); ``profile_linear``, ``profile_aligned`` ``(k, k, n_t)``;
+      ``distance_linear``, ``distance_aligned`` ``(k, k)``: parameter distances;
+    * ``barrier_straight (k, k)``: the lower of the two, ``straight_is_aligned (k, k)`` bool: which;
+    * ``bezier/`` (absent with ``bezier_steps = 0``): ``pairs (m, 2)``, ``profile``,
+      ``linear_profile (m, n_t)``, ``barrier``, ``barrier_linear (m,)``, ``barrier_matrix (k, k)``,
+      ``best_step (m,)``, ``train_loss (m, steps)``, ``control/`` (flat parameter paths, leading
+      axis m): trained quadratic Bezier curves (Garipov et al. 2018);
+    * ``stationarity/`` (new; absent in older files): ``kind``, ``index`` ``(k,)`` int
+      (:data:`landscape.saddles.KIND_NAMES`), ``grad_norm (k,)`` of each point (float64), attr
+      ``grad_tol``.
+
+    Attributes (``attrs``): ``bezier_steps``, ``samples``, ``learning_rate``, ``seed``, ``seconds``,
+    ``activation`` ("" for a model of one's own), ``aligned`` (bool), ``meaning``, ``notes`` (JSON
+    list of one-line notes: ``"alignment skipped: <reason>"``, an incomplete run, a fallback choice
+    of points). ``training_state`` is stamped by ``storage.write_group``.
+    """
+
+    name: str
+    labels: np.ndarray
+    specs: np.ndarray
+    index: np.ndarray
+    stage: np.ndarray
+    endpoint_loss: np.ndarray
+    t: np.ndarray
+    barrier_linear: np.ndarray
+    barrier_aligned: np.ndarray
+    profile_linear: np.ndarray
+    profile_aligned: np.ndarray
+    distance_linear: np.ndarray
+    distance_aligned: np.ndarray
+    barrier_straight: np.ndarray
+    straight_is_aligned: np.ndarray
+    bezier: dict[str, Any] | None = None
+    stationarity: dict[str, Any] | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pairs(self) -> list[tuple[int, int]]:
+        """Every pair ``i < j``, in the order of ``bezier/*`` rows."""
+        return list(itertools.combinations(range(len(self.labels)), 2))
+
+    @property
+    def aligned(self) -> bool:
+        return bool(self.attrs.get("aligned", True))
+
+    @property
+    def notes(self) -> list[str]:
+        notes = self.attrs.get("notes", [])
+        return json.loads(notes) if isinstance(notes, str) else list(notes)
+
+    @property
+    def group(self) -> str:
+        return f"paths/{self.name}"
+
+    def write(self, path: Any) -> None:
+        """Store as ``paths/<name>`` of the run file at ``path`` (replacing it)."""
+        from .storage import nest_paths, write_group
+
+        arrays: dict[str, Any] = {key: getattr(self, key) for key in _PATHS_ARRAYS}
+        if self.bezier is not None:
+            arrays["bezier"] = {**self.bezier, "control": nest_paths(self.bezier["control"])}
+        if self.stationarity is not None:
+            arrays["stationarity"] = {k: v for k, v in self.stationarity.items() if k != "grad_tol"}
+        attrs = {**self.attrs, "notes": json.dumps(self.notes)}
+        if self.stationarity is not None:
+            attrs["grad_tol"] = float(self.stationarity["grad_tol"])
+        write_group(path, self.group, arrays, attrs)
+
+    @classmethod
+    def read(cls, run: Run | Any, name: str = "representatives") -> PathsResult | None:
+        """``paths/<name>`` of a run (or a path), or None when it has not been computed."""
+        from .points import group_attrs, opened
+        from .slices import _strip_attrs
+        from .storage import flatten_params
+
+        with opened(run) as run:
+            group = f"paths/{name}"
+            if not run.has(group):
+                return None
+            tree = run.group(group)
+            attrs = group_attrs(run, group)
+        arrays = {key: np.asarray(tree[key]) for key in _PATHS_ARRAYS if key in tree}
+        if "barrier_straight" not in arrays:  # files from before the lower straight barrier was stored
+            arrays["barrier_straight"], arrays["straight_is_aligned"] = lower_straight_barrier(
+                arrays["barrier_linear"], arrays["barrier_aligned"]
+            )
+        bezier = None
+        if isinstance(tree.get("bezier"), dict):
+            bezier = _strip_attrs(tree["bezier"])
+            bezier["control"] = flatten_params(bezier.get("control", {}))
+        stationarity = None
+        if isinstance(tree.get("stationarity"), dict):
+            stationarity = {**_strip_attrs(tree["stationarity"]), "grad_tol": attrs.get("grad_tol")}
+        return cls(name=name, **arrays, bezier=bezier, stationarity=stationarity, attrs=attrs)
+
+    def stationarity_lines(self) -> list[str]:
+        """``  <label>: minimum | saddle of index k | not stationary (...)`` per point (empty when unknown)."""
+        from .saddles import describe_kind
+
+        if self.stationarity is None:
+            return []
+        s, tol = self.stationarity, float(self.stationarity["grad_tol"])
+        return [
+            f"  {label}: {describe_kind(int(k), int(i), float(g), tol)}"
+            for label, k, i, g in zip(self.labels, s["kind"], s["index"], s["grad_norm"])
+        ]
+
+    def format(self) -> str:
+        """The printed table: the lower straight-line barrier per pair, then each pair's barriers."""
+        labels = [str(label) for label in self.labels]
+        k = len(labels)
+        width = max(len(label) for label in labels)
+        lines = [f"{'':{width}}  " + "  ".join(f"{label[:10]:>10}" for label in labels)]
+        for i, label in enumerate(labels):
+            cells = [
+                f"{self.barrier_straight[i, j]:9.3g}{'a' if self.straight_is_aligned[i, j] else 'u'}"
+                if i != j
+                else f"{'':10}"
+                for j in range(k)
+            ]
+            lines.append(f"{label:{width}}  " + "  ".join(cells))
+        aligned = "aligned (a)" if self.aligned else "aligned (a; alignment skipped: same as unaligned)"
+        lines.append(
+            f"straight-line barriers above: the lower of unaligned (u) and {aligned}; "
+            "pairs: unaligned / aligned / Bezier:"
+        )
+        for n, (i, j) in enumerate(self.pairs):
+            extra = f" / {self.bezier['barrier'][n]:.3g}" if self.bezier is not None else ""
+            lines.append(
+                f"  {labels[i]} -> {labels[j]}: {self.barrier_linear[i, j]:.3g} / {self.barrier_aligned[i, j]:.3g}{extra}"
+            )
+        return "\n".join(lines)
+
+
+def barriers_run(
+    run: Run,
+    points: list[str] | None = None,
+    *,
+    problem: Problem | None = None,
+    bezier_steps: int = 1000,
+    samples: int = 16,
+    learning_rate: float = 1e-2,
+    path_points: int = DEFAULT_PATH_POINTS,
+    seed: int = 0,
+    align: bool = True,
+    name: str = "representatives",
+    finished_only: bool = False,
+) -> PathsResult:
+    """Straight-line barriers (unaligned and aligned), trained Bezier curves and each point's
+    stationarity between two or more points of a run (see the module doc).
+
+    Alignment (weight matching, :func:`landscape.alignment.align`) applies to the built-in MLP;
+    for a model of one's own the note ``"alignment skipped: <reason>"`` is stored and the
+    unaligned lines are used throughout (Bezier curves then join the unaligned ends).
+
+    Args:
+      run: an open run (read; nothing is written: call :meth:`PathsResult.write`).
+      points: point names (:mod:`landscape.points`); default: every type representative (in
+        ``vocabulary.TYPE_ORDER``), or without types the four lowest-loss finished networks.
+      problem: the run's :class:`~landscape.problem.Problem` (default ``problem_of(run)``); pass the
+        same object again to reuse the compiled programs.
+      bezier_steps: Adam steps per curve (0: no curves); samples, learning_rate: of that training.
+      path_points: ``t`` values on which profiles and barriers are measured.
+      finished_only: analyse an incomplete run's finished networks (else it is refused in one line).
+
+    Raises:
+      ConfigError, RunFileError: one line (fewer than two distinct finite points, an incomplete
+        run, a model that cannot be rebuilt).
+    """
+    from .alignment import alignment_reason
+    from .config import ConfigError
+    from .landscape_map import point_stationarity
+    from .points import distinct_count, select_points
+    from .problem import problem_of
+    from .runner import x64_scope
+    from .storage import flatten_params
+    from .vocabulary import TYPE_ORDER
+
+    if path_points < 3:
+        raise ConfigError("path points: expected at least 3")
+    if bezier_steps < 0:
+        raise ConfigError("Bezier steps: expected 0 or more")
+    if points is not None and 0 < len(points) < 2:
+        raise ConfigError(f"paths need at least two points, got {len(points)}")
+    problem = problem_of(run) if problem is None else problem
+    selection = select_points(run, points, len(TYPE_ORDER), finished_only, minimum=2, fallback_count=4)
+    chosen, notes = selection.points, list(selection.notes)
+    if distinct_count(chosen) < 2:
+        raise ConfigError(
+            f"{run.path}: paths need two distinct points with finite parameters; "
+            f"{' '.join(selection.specs)} give {distinct_count(chosen)}"
+        )
+    reason = alignment_reason(problem) if align else "not asked (--no-align)"
+    if reason is not None and align:
+        notes.append(f"alignment skipped: {reason}")
+    activation = problem.activation if reason is None else None
+    started = time.perf_counter()
+    t = path_t(path_points)
+    k = len(chosen)
+    pairs = list(itertools.combinations(range(k), 2))
+    with x64_scope(problem.study):
+        x, y = jnp.asarray(problem.x, problem.dtype), jnp.asarray(problem.y, problem.dtype)
+        networks = [jax.tree_util.tree_map(np.asarray, as_jax(p.params, problem.dtype)) for p in chosen]
+        matrix = barrier_matrix(problem.objective, x, y, networks, activation, t)
+        own = np.array([float(problem.loss(as_jax(n, problem.dtype))) for n in networks])
+        bezier = None
+        if bezier_steps > 0:
+            stack = lambda trees: jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *trees)  # noqa: E731
+            starts = stack([as_jax(networks[i], problem.dtype) for i, _ in pairs])
+            ends = stack(
+                [as_jax(cast_like_tree(matrix["aligned_ends"][(i, j)], networks[i]), problem.dtype) for i, j in pairs]
+            )
+            keys = jax.random.split(jax.random.PRNGKey(seed), len(pairs))
+            curves = train_bezier_batch(
+                problem.objective,
+                x,
+                y,
+                starts,
+                ends,
+                keys,
+                steps=bezier_steps,
+                samples=samples,
+                learning_rate=learning_rate,
+                n_eval=path_points,
+            )
+            profiles, linear = np.asarray(curves.profile), np.asarray(curves.linear_profile)
+            bezier_barriers = np.array([barrier(p) for p in profiles])
+            bezier_matrix = np.zeros((k, k))
+            for (i, j), value in zip(pairs, bezier_barriers):
+                bezier_matrix[i, j] = bezier_matrix[j, i] = value
+            bezier = {
+                "pairs": np.array(pairs, dtype=np.int64).reshape(-1, 2),
+                "profile": profiles,
+                "linear_profile": linear,
+                "barrier": bezier_barriers,
+                "barrier_linear": np.array([barrier(p) for p in linear]),
+                "barrier_matrix": bezier_matrix,
+                "best_step": np.asarray(curves.best_step),
+                "train_loss": np.asarray(curves.train_loss),
+                "control": flatten_params(jax.tree_util.tree_map(np.asarray, curves.control)),
+            }
+    stationarity = point_stationarity(problem, networks)
+    if stationarity.get("note"):
+        notes.append(stationarity.pop("note"))
+    straight, is_aligned = matrix["barrier_straight"], matrix["straight_is_aligned"]
+    if activation is None:
+        is_aligned = np.zeros_like(is_aligned)
+    if not np.all(np.isfinite(own)):
+        notes.append("some points' loss is not finite: their barriers mean nothing")
+    attrs = {
+        "bezier_steps": bezier_steps,
+        "samples": samples,
+        "learning_rate": learning_rate,
+        "seed": seed,
+        "seconds": time.perf_counter() - started,
+        "activation": problem.activation or "",
+        "aligned": activation is not None,
+        "meaning": "row i, column j: path from point i to point j (j aligned onto i for 'aligned' and 'bezier')",
+        "notes": notes,
+    }
+    return PathsResult(
+        name=name,
+        labels=np.array([p.label for p in chosen]),
+        specs=np.array(selection.specs),
+        index=np.array([p.index for p in chosen]),
+        stage=np.array([p.stage for p in chosen]),
+        endpoint_loss=own,
+        t=t,
+        barrier_linear=matrix["barrier_linear"],
+        barrier_aligned=matrix["barrier_aligned"],
+        profile_linear=matrix["profile_linear"],
+        profile_aligned=matrix["profile_aligned"],
+        distance_linear=matrix["distance_linear"],
+        distance_aligned=matrix["distance_aligned"],
+        barrier_straight=straight,
+        straight_is_aligned=is_aligned,
+        bezier=bezier,
+        stationarity=stationarity,
+        attrs=attrs,
+    )
+
+
+def cast_like_tree(params: Params, like: Params) -> Params:
+    """``params`` with every leaf cast to the dtype of the matching leaf of ``like`` (any pytree)."""
+    return jax.tree_util.tree_map(lambda p, r: np.asarray(p, dtype=np.asarray(r).dtype), params, like)

@@ -1,4 +1,4 @@
-"""Points of a run's parameter space named as users name them, and the run's loss to evaluate them.
+"""Points of a run's parameter space named as users name them, and the default points of an analysis.
 
 Every geometry analysis (``landscape slice``, ``paths``, ``map``) takes points as
 
@@ -7,31 +7,26 @@ Every geometry analysis (``landscape slice``, ``paths``, ``map``) takes points a
 * ``pyramid``      the representative of a solution type (needs ``landscape classify``);
 * ``cluster:3``    the medoid of cluster 3 (``types/clusters`` from ``landscape classify``).
 
-:func:`resolve_point` turns such a name into one network's parameters; :func:`run_context` gives
-the data and training objective of the run (in the study's dtype: call the loss inside
-:func:`landscape.runner.x64_scope` for a float64 study).
+:func:`resolve_point` turns such a name into one network's parameters (a point needs only the
+run); the loss to evaluate it with is the run's :class:`~landscape.problem.Problem`
+(:func:`landscape.problem.problem_of`). :func:`select_points` resolves a list of names, or picks
+the default ones (:func:`default_point_specs`), honouring incomplete runs (``finished_only``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .config import ConfigError
 from .storage import Run, RunFileError
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What evaluating a run's loss needs: its data, its objective and the activation (for alignment)."""
-
-    objective: Any  # (params, x, y) -> scalar, the run's training loss (MSE of the stored MLP)
-    x: np.ndarray  # (n_points, in_dim) in the study's dtype
-    y: np.ndarray  # (n_points,) or (n_points, out_dim)
-    activation: str
-    dtype: Any  # jnp.float32 or jnp.float64
+from .vocabulary import OUTCOME_TYPES, ordered_type_names
 
 
 @dataclass(frozen=True)
@@ -45,18 +40,54 @@ class Point:
     params: Any  # ONE network's parameters (NumPy)
 
 
-def run_context(run: Run) -> RunContext:
-    """The run's data and its training objective (mean squared error of the stored MLP)."""
-    from .models import make_mlp
-    from .runner import study_dtype
-    from .training import make_objective
+@dataclass(frozen=True)
+class PointSelection:
+    """The points an analysis uses, and what the reader should know about how they were chosen.
 
-    study = run.study
-    dtype = study_dtype(study)
-    x, y = np.asarray(run.x, np.dtype(dtype)), np.asarray(run.y, np.dtype(dtype))
-    out_dim = 1 if y.ndim == 1 else y.shape[1]
-    model = make_mlp(study.model, study.init, x.shape[1], out_dim, dtype)
-    return RunContext(make_objective(model), x, y, study.model.activation, dtype)
+    Attributes:
+      points: the resolved points, in order.
+      notes: one line each (a default chosen without types, an incomplete run); print and store them.
+    """
+
+    points: list[Point]
+    notes: list[str]
+
+    @property
+    def specs(self) -> list[str]:
+        return [p.spec for p in self.points]
+
+
+@contextlib.contextmanager
+def opened(run: Run | str | Path) -> Iterator[Run]:
+    """An open :class:`~landscape.storage.Run` for a run or a path (a given run is left open)."""
+    if isinstance(run, Run):
+        yield run
+        return
+    with Run(run) as opened_run:
+        yield opened_run
+
+
+def group_attrs(run: Run, name: str) -> dict[str, Any]:
+    """The attributes of group ``name`` only (JSON lists and dicts decoded), not its members'."""
+    attrs = {}
+    for key, value in run._file[name].attrs.items():  # noqa: SLF001 - the group's own attributes
+        if isinstance(value, bytes):
+            value = value.decode()
+        if isinstance(value, str) and value[:1] in "[{":
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        attrs[key] = value.item() if isinstance(value, np.generic) else value
+    return attrs
+
+
+def run_context(run: Run) -> Any:
+    """Deprecated: the run's :class:`~landscape.problem.Problem` (``problem_of(run)``), which has the
+    ``objective``, ``x``, ``y``, ``activation`` and ``dtype`` the old ``RunContext`` had."""
+    from .problem import problem_of
+
+    return problem_of(run)
 
 
 def type_names_of(run: Run) -> np.ndarray | None:
@@ -69,14 +100,16 @@ def type_names_of(run: Run) -> np.ndarray | None:
 
 
 def type_representatives_of(run: Run) -> dict[str, int]:
-    """Type name -> its representative network; a one-line error when the run is not classified."""
+    """Type name -> its representative network, in :data:`~landscape.vocabulary.TYPE_ORDER`; a
+    one-line error when the run is not classified."""
     if not run.has("types"):
         raise RunFileError(
             f"{run.path}: no 'types' group; run `landscape classify {run.path}` first or name networks by index"
         )
     from .solutions import type_representatives
 
-    return {str(k): int(v) for k, v in type_representatives(run).items()}
+    representatives = {str(k): int(v) for k, v in type_representatives(run).items()}
+    return {name: representatives[name] for name in ordered_type_names(list(representatives))}
 
 
 def cluster_representative(run: Run, cluster: int) -> int:
@@ -117,7 +150,7 @@ def resolve_point(run: Run, spec: str, type_names: np.ndarray | None = None) -> 
     if not 0 <= index < run.n_inits:
         raise ConfigError(f"point {spec!r}: network index {index} outside 0..{run.n_inits - 1}")
     if run.status[index] < 0:
-        raise ConfigError(f"point {spec!r}: network {index} has not been trained yet")
+        raise ConfigError(f"point {spec!r}: network {index} has not been trained yet (its chunk is not done)")
     params = run.params(stage, index)
     if stage == "init":
         label = f"init #{index}" + (f" (became {type_names[index]})" if type_names is not None else "")
@@ -126,12 +159,118 @@ def resolve_point(run: Run, spec: str, type_names: np.ndarray | None = None) -> 
     return Point(spec, label, index, stage, params)
 
 
+def is_finite_point(point: Point) -> bool:
+    """Every parameter of the point is finite (a diverged network's may not be)."""
+    import jax
+
+    return all(bool(np.all(np.isfinite(np.asarray(leaf)))) for leaf in jax.tree_util.tree_leaves(point.params))
+
+
+def lowest_loss_networks(run: Run, count: int, usable: np.ndarray | None = None) -> list[int]:
+    """The ``count`` lowest-final-loss networks among ``usable`` ones (default: trained, finite loss)."""
+    loss = np.asarray(run.final_loss, float)
+    usable = (run.status >= 0) if usable is None else np.asarray(usable, bool)
+    candidates = np.flatnonzero(usable & np.isfinite(loss))
+    return [int(i) for i in candidates[np.argsort(loss[candidates], kind="stable")][:count]]
+
+
+def default_point_specs(
+    run: Run, count: int, usable: np.ndarray | None = None, fallback_count: int | None = None
+) -> tuple[list[str], str | None]:
+    """The points an analysis uses when none are named, and a one-line note when they are a fallback.
+
+    With a ``types`` group: the representative of each type that is not an outcome label
+    (``unconverged``, ``diverged``, ``not_run``), in :data:`~landscape.vocabulary.TYPE_ORDER`, at most
+    ``count`` (representatives of networks outside ``usable`` are left out). Without one: the
+    ``fallback_count`` (default ``count``) lowest-loss networks among ``usable`` (default: every
+    trained network), with a note saying so.
+    """
+    usable = (run.status >= 0) if usable is None else np.asarray(usable, bool)
+    if run.has("types"):
+        representatives = type_representatives_of(run)
+        names = [t for t, i in representatives.items() if t not in OUTCOME_TYPES and usable[i]]
+        return names[:count], None
+    picks = lowest_loss_networks(run, fallback_count or count, usable)
+    note = (
+        f"no 'types' group (run `landscape classify`): using the {len(picks)} lowest-loss finished networks "
+        f"({', '.join(map(str, picks))})"
+    )
+    return [str(i) for i in picks], note
+
+
+def select_points(
+    run: Run,
+    specs: list[str] | None,
+    count: int,
+    finished_only: bool = False,
+    minimum: int = 1,
+    fallback_count: int | None = None,
+) -> PointSelection:
+    """Resolve ``specs`` (or :func:`default_point_specs` when empty), refusing what cannot be used.
+
+    Args:
+      run: an open run.
+      specs: point names (see the module doc), or None / empty for the defaults.
+      count: how many default points to take (``fallback_count`` of them without types).
+      finished_only: an incomplete run is refused (one line) unless this is set; then only finished
+        networks may be named or chosen, and a note says how many were used.
+      minimum: fewest points the analysis needs.
+
+    Raises:
+      IncompleteRun: an incomplete run without ``finished_only``.
+      ConfigError: too few points, or fewer than ``minimum`` distinct points with finite parameters.
+    """
+    from .storage import finished_networks, partial_note
+
+    finished = finished_networks(run, finished_only)
+    notes = [note] if (note := partial_note(run, finished)) else []
+    if not specs:
+        usable = finished & np.isfinite(np.asarray(run.final_loss, float))
+        specs, fallback = default_point_specs(run, count, usable, fallback_count)
+        notes += [fallback] if fallback else []
+        if len(specs) < minimum:
+            raise ConfigError(
+                f"{run.path}: found {len(specs)} usable default point(s), need {minimum} "
+                f"({int(usable.sum())} of {usable.size} networks finished with a finite loss); name the points"
+            )
+    type_names = type_names_of(run)
+    points = [resolve_point(run, spec, type_names) for spec in specs]
+    for point in points:
+        if not is_finite_point(point):
+            raise ConfigError(
+                f"point {point.spec!r}: its parameters are not finite (a diverged network); choose another"
+            )
+    return PointSelection(points, notes)
+
+
+def distinct_count(points: list[Point]) -> int:
+    """How many of the points have different parameters."""
+    import jax
+
+    flats = [
+        np.concatenate([np.ravel(np.asarray(leaf, float)) for leaf in jax.tree_util.tree_leaves(p.params)])
+        for p in points
+    ]
+    distinct: list[np.ndarray] = []
+    for flat in flats:
+        if not any(flat.shape == other.shape and np.array_equal(flat, other) for other in distinct):
+            distinct.append(flat)
+    return len(distinct)
+
+
 __all__ = [
     "Point",
-    "RunContext",
+    "PointSelection",
     "cluster_representative",
+    "default_point_specs",
+    "distinct_count",
+    "group_attrs",
+    "opened",
+    "is_finite_point",
+    "lowest_loss_networks",
     "resolve_point",
     "run_context",
+    "select_points",
     "type_names_of",
     "type_representatives_of",
 ]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..config import ConfigError
+from .slice import add_finished_only, default_figures_folder
 
 ORDER = 42
 
@@ -23,7 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "following and verify it by its Hessian outside the symmetry null space, descend from both sides of every "
         "transition state (new minima join the map), and draw the disconnectivity graph (Becker & Karplus 1997) "
         "and the barrier matrices (straight line, Bezier curve, band, transition state). Points as in `landscape "
-        "paths` (default: the type representatives plus the lowest-loss converged network of each type). Stores "
+        "paths` (default: the type representatives plus the lowest-loss converged network of each type; without "
+        "types the four lowest-loss finished networks). Any model and loss the run records: what holds only for "
+        "the built-in MLP (alignment, symmetry null space, solution types) is skipped with one line. Stores "
         "/landscape_map in the run file.",
     )
     p.add_argument("run", help="run file (.h5)")
@@ -52,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--linear-loss", action="store_true", help="disconnectivity graph on a linear loss axis (default: log)"
     )
+    add_finished_only(p)
     p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/<study name>)")
     p.add_argument("--no-figures", action="store_true", help="store the results only")
     p.set_defaults(func=main)
@@ -59,7 +63,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..landscape_map import MapSettings, format_map, map_run
-    from ..storage import Run, RunFileError, check_writable
+    from ..slices import print_notes
+    from ..storage import Run, check_writable
 
     if args.images < 3:
         raise ConfigError("--images: expected at least 3")
@@ -74,24 +79,26 @@ def main(args: argparse.Namespace) -> int:
     )
     check_writable(args.run)  # before minutes of work whose result could not be stored
     with Run(args.run) as run:
-        if run.y.ndim != 1:
-            raise RunFileError(f"{run.path}: map supports scalar-output networks only")
-        if not args.points and not run.has("types"):
-            raise RunFileError(
-                f"{run.path}: no 'types' group; run `landscape classify {run.path}` first or name two or more points"
-            )
-        result = map_run(run, args.points or None, settings, bezier_steps=args.bezier_steps, extra_per_type=args.extra)
+        result = map_run(
+            run,
+            args.points or None,
+            settings,
+            bezier_steps=args.bezier_steps,
+            extra_per_type=args.extra,
+            finished_only=args.finished_only,
+        )
         name = run.name
     result.write(args.run)
+    print_notes(result.notes)
     print(format_map(result))
     print(
-        f"map of {len(result['points/labels'])} points in {result.attrs['seconds']:.1f} s (compile included); stored {args.run}:/landscape_map",
+        f"map of {len(result['points/labels'])} points in {result.attrs['seconds']:.1f} s (compile included); "
+        f"stored {args.run}:/landscape_map",
         file=sys.stderr,
     )
     if not args.no_figures:
         from ..plots import save_figure
         from ..plots.disconnectivity import barrier_panels, map_disconnectivity
-        from .slice import default_figures_folder
 
         folder = Path(args.figures) if args.figures else default_figures_folder(args.run)
         written = save_figure(

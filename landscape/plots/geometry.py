@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib import colormaps, colors
@@ -132,11 +134,13 @@ def plot_path_profiles(
     fig = Figure(figsize=(4.2 * columns, 3.2 * rows))
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
     for ax, (title, curves) in zip(axes, pairs):
+        positive = True
         for name, profile in curves.items():
-            profile = np.asarray(profile)
+            profile = np.asarray(profile, dtype=float)
             height = float(np.max(profile) - max(profile[0], profile[-1]))
             ax.plot(t, profile, label=f"{name} (barrier {height:.3g})", **_PATH_STYLES.get(name, {}))
-        if log_scale:
+            positive &= bool(np.all(np.isfinite(profile)) and np.all(profile > 0))
+        if log_scale and positive:
             ax.set_yscale("log")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("t")
@@ -187,3 +191,63 @@ def plot_barrier_matrices(matrices: dict[str, np.ndarray], labels: Sequence[str]
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# A stored result's figures, as the commands draw them.
+
+
+def save_slice_figures(result: Any, run_name: str, folder: str | Path, surface: bool = False) -> list[Path]:
+    """The contour (and, with ``surface``, the 3D surface) of a :class:`~landscape.slices.SliceResult`,
+    saved as ``slice-<name>[-surface].{png,svg}``; none when the loss is nowhere finite."""
+    from . import save_figure
+
+    if not np.any(np.isfinite(result.loss)):
+        return []
+    labels = [str(label) for label in result.point_labels]
+    marked = [f"{label} ({value:.2g})" for label, value in zip(labels, result.point_loss)]
+    if result.kind == "random":
+        title = (
+            f"{run_name}: random filter-normalised plane around {labels[0]} "
+            f"(axes cosine {result.attrs.get('axes_cosine', float('nan')):.2f})"
+        )
+    else:
+        aligned = " (aligned onto the first)" if result.attrs.get("aligned") else ""
+        title = f"{run_name}: plane through {', '.join(labels)}{aligned}"
+    args = (result.alpha, result.beta, result.loss, result.point_coords)
+    written = save_figure(plot_slice_contour(*args, marked, title, result.axis_labels), folder, f"slice-{result.name}")
+    if surface:
+        written += save_figure(
+            plot_slice_surface(*args, labels, result.point_loss, title, result.axis_labels),
+            folder,
+            f"slice-{result.name}-surface",
+        )
+    return written
+
+
+def save_paths_figures(result: Any, run_name: str, folder: str | Path) -> list[Path]:
+    """The profiles and barrier matrices of a :class:`~landscape.paths.PathsResult`, saved as
+    ``paths-<name>-profiles`` and ``paths-<name>-barriers`` (``.png``, ``.svg``)."""
+    from . import save_figure
+
+    labels = [str(label) for label in result.labels]
+    panels = []
+    for n, (i, j) in enumerate(result.pairs):
+        curves = {"linear": result.profile_linear[i, j]}
+        if result.aligned:
+            curves["aligned"] = result.profile_aligned[i, j]
+        if result.bezier is not None:
+            curves["bezier"] = result.bezier["profile"][n]
+        panels.append((f"{labels[i]} -> {labels[j]}", curves))
+    written = save_figure(plot_path_profiles(result.t, panels), folder, f"paths-{result.name}-profiles")
+    matrices = {"linear": result.barrier_linear}
+    if result.aligned:
+        matrices["aligned"] = result.barrier_aligned
+    if result.bezier is not None:
+        matrices["Bezier (aligned ends)" if result.aligned else "Bezier"] = result.bezier["barrier_matrix"]
+    written += save_figure(
+        plot_barrier_matrices(matrices, labels, f"{run_name}: loss barriers between minima"),
+        folder,
+        f"paths-{result.name}-barriers",
+    )
+    return written
