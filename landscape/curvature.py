@@ -19,36 +19,50 @@ twice gives ``H v = -D grad L``, so a symmetry direction's eigenvalue is of the 
 final gradient (about ``1e-5`` for networks that met ``grad_tol``), well below ``1e-4`` of the top
 eigenvalue on the default problem; genuinely curved directions there are larger.
 
-**Flat directions predicted by symmetry** (ReLU MLPs; leaky ReLU: rescaling only). Each hidden
-unit that is live on the data has one flat direction, positive rescaling
-``(w_in, b, w_out) -> (a w_in, a b, w_out / a)``, with tangent ``(w_in, b, -w_out)``. A unit
-dead on all data (pre-activation <= 0 at every point) leaves the loss unchanged under small
-moves of its incoming weights and bias and of its outgoing weights: each of those parameters
-is a flat direction (``fan_in + 1 + fan_out``; 4 for a 2-3-1 unit). A unit active on every
-point acts linearly: in a one-hidden-layer MLP its bias trades against the output bias, and
-``L`` linear units together write one affine map with too many parameters, which adds
-``L (d + 1) - d`` flat directions (see :func:`symmetry_directions`). Merged units (same
-hyperplane) would add one more each and are not predicted. Activations without positive
-homogeneity (tanh, ...) get no prediction (``-1``).
+**Flat directions predicted by symmetry** (built-in MLPs with a positively homogeneous
+activation, any depth; see :mod:`landscape.symmetries`): one per live hidden unit (rescaling),
+the incoming weights, bias and outgoing weights of every dead unit, and the redundancy of the
+affine map the units linear on the data write together with the next layer. The count is printed
+only where it is exact: it is checked against the rank of the Jacobian of the outputs on the data,
+and a configuration it does not cover (a dead layer, chained linear layers, deep-network hidden
+symmetries) is reported in one line instead of a number.
+
+**A run as a whole**: :func:`analyse_run` (any model, any loss, dataset or not) returns a
+:class:`CurvatureResult`, which owns the run file's ``/hessian`` group
+(:meth:`CurvatureResult.write`, :meth:`CurvatureResult.read`); :func:`format_curvature_table`
+is the table ``landscape hessian`` prints.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .batching import chunked_map, leading_size, take
 from .lanczos import extreme_eigenpairs, hessian_vector_product, hutchpp_trace, lanczos, slq_nodes_weights, tridiagonal
+from .models import activation_properties
+from .symmetries import PREDICTION_REASONS, describe_prediction, functional_null_dimension
+from .symmetries import predicted_flat_directions as predicted_flat_directions
+from .types import Loss, Params
 
-Params = Any
-Loss = Callable[[Params, jax.Array, jax.Array], jax.Array]  # (params, x, y) -> scalar
+if TYPE_CHECKING:
+    from .problem import Problem
+    from .storage import Run
 
 ZERO_RTOL = 1e-4
 ZERO_ATOL = 1e-7
+# Deprecated: use landscape.models.activation_properties(name).positively_homogeneous. Kept while
+# landscape_map.py imports it.
 HOMOGENEOUS = ("relu", "leaky_relu")
 
 
@@ -154,7 +168,7 @@ def hessian_function(model: Any, loss_fn: Loss | None = None) -> HessianFn:
         loss_fn is None
         and mlp is not None
         and len(mlp.hidden) == 1
-        and mlp.activation in HOMOGENEOUS
+        and mlp.activation in ("relu", "leaky_relu")
         and sizes
         and sizes[-1] == 1
     ):
@@ -228,7 +242,7 @@ def _flat_position(params: Params, layer: int, name: str, index: tuple[int, ...]
 
 
 def symmetry_directions(
-    params: Params, x: jax.Array, activation: str = "relu", leaky_slope: float = 0.01
+    params: Params, x: jax.Array, activation: str = "relu", leaky_slope: float = 0.01, counts: bool = True
 ) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
     """Flat directions predicted by the symmetries of one MLP, as explicit vectors.
 
@@ -238,73 +252,46 @@ def symmetry_directions(
     ``e_{b_j} - s_j a_j e_c`` (kept if the unit is linear on the data, ``s_j`` its slope there).
     Shapes are static, so this ``vmap``-s over networks.
 
-    The predicted count adds, for one-hidden-layer MLPs with ``L >= 1`` linear units (active on
-    every point; under leaky ReLU also negative on every point), the flat directions of an affine
-    map written with too many parameters: ``L (d + 1) - d`` with an output bias, ``(L - 1)(d + 1)``
-    without, beyond their ``L`` rescalings (``d`` = input dimension; for ``L = 1`` with an output
-    bias that is the bias trade). Units are live/dead/linear on the run's data.
+    The counts are :func:`landscape.symmetries.predicted_flat_directions` (any depth; the
+    explicit columns cover rescaling, dead units and the one-layer bias trade only).
 
     Args:
       params: one MLP's parameter list; x: ``(n_points, in_dim)``.
       activation: the MLP's activation name (prediction only for ``relu``/``leaky_relu``).
       leaky_slope: the negative-side slope of ``leaky_relu``.
     Returns:
-      ``directions`` (n_params, n_candidates), ``keep`` (n_candidates,) bool, and counts
-      ``n_live_units``, ``n_dead_units``, ``n_linear_units``, ``n_zero_linear`` (the affine
-      term above), ``n_zero_predicted`` (-1 when the activation has no such symmetry).
+      ``directions`` (n_params, n_candidates), ``keep`` (n_candidates,) bool, and the counts of
+      :func:`landscape.symmetries.predicted_flat_directions`.
     """
     from .models import activation_function, hidden_preactivations
 
     flat, _ = ravel_pytree(params)
     n_params = flat.shape[0]
-    preacts = hidden_preactivations(
-        params, x, activation_function(activation if activation in HOMOGENEOUS else "relu", leaky_slope)
-    )
+    homogeneous = activation_properties(activation).positively_homogeneous
+    preacts = hidden_preactivations(params, x, activation_function(activation if homogeneous else "relu", leaky_slope))
     one_hidden = len(params) == 2
     bias_trade = one_hidden and "b" in params[0] and "b" in params[-1] and np.shape(params[-1]["w"])[1] == 1
     columns, keep = [], []
-    dead_cover = jnp.zeros((n_params,), bool)
-    n_live = n_dead = n_linear = jnp.zeros((), jnp.int32)
     for layer, unit, member, sign in _unit_parameter_masks(params):
         z = preacts[layer][:, unit]
         dead = jnp.all(z <= 0) if activation == "relu" else jnp.zeros((), bool)
         all_negative = jnp.all(z < 0) if activation == "leaky_relu" else jnp.zeros((), bool)
         linear = jnp.all(z > 0) | all_negative
-        n_dead += dead
-        n_live += ~dead
-        n_linear += linear
         columns.append(flat * sign)
         keep.append(~dead)
         for position in np.flatnonzero(member):
             columns.append(jnp.zeros((n_params,), flat.dtype).at[position].set(1.0))
             keep.append(dead)
-        dead_cover = dead_cover | (dead & jnp.asarray(member))
         if bias_trade:
             slope = jnp.where(all_negative, leaky_slope, 1.0)
             outgoing = params[1]["w"][unit, 0]
             column = jnp.zeros((n_params,), flat.dtype).at[_flat_position(params, 0, "b", (unit,))].set(1.0)
             columns.append(column.at[_flat_position(params, 1, "b", (0,))].set(-slope * outgoing))
             keep.append(linear)
-    in_dim = np.shape(params[0]["w"])[0]
-    if one_hidden:
-        with_output_bias = "b" in params[-1]
-        n_zero_linear = jnp.where(
-            n_linear > 0, n_linear * (in_dim + 1) - in_dim if with_output_bias else (n_linear - 1) * (in_dim + 1), 0
-        )
-    else:
-        n_zero_linear = jnp.zeros((), jnp.int32)
-    predicted = n_live + jnp.sum(dead_cover).astype(jnp.int32) + n_zero_linear
-    if activation not in HOMOGENEOUS:
-        predicted = jnp.full((), -1, jnp.int32)
+    if not homogeneous:
         keep = [jnp.zeros((), bool) for _ in keep]
-    counts = {
-        "n_live_units": n_live,
-        "n_dead_units": n_dead,
-        "n_linear_units": n_linear,
-        "n_zero_linear": n_zero_linear.astype(jnp.int32),
-        "n_zero_predicted": predicted,
-    }
-    return jnp.stack(columns, axis=1), jnp.stack(keep), counts
+    found = predicted_flat_directions(params, x, activation, leaky_slope) if counts else {}
+    return jnp.stack(columns, axis=1), jnp.stack(keep), found
 
 
 def symmetry_check(
@@ -343,6 +330,7 @@ def dense_curvature_one(
     zero_atol: float = ZERO_ATOL,
     with_vectors: bool = False,
     leaky_slope: float = 0.01,
+    apply: Callable[..., jax.Array] | None = None,
 ) -> dict[str, jax.Array]:
     """Everything the dense path computes for ONE network.
 
@@ -352,18 +340,27 @@ def dense_curvature_one(
       x: ``(n_points, in_dim)``; y: ``(n_points,)`` targets (the full training set).
       activation: MLP activation for the symmetry prediction, or None for non-MLP models.
       with_vectors: also return ``eigenvectors`` (n_params, n_params), columns.
+      apply: the model's ``apply``; with it the prediction is checked against
+        :func:`landscape.symmetries.functional_null_dimension` (``n_zero_functional``).
     Returns:
       ``eigenvalues`` (n_params,) ascending, ``zero_tolerance``, the fields of
       :func:`spectrum_statistics`, and with ``activation``: the counts of
-      :func:`symmetry_directions` plus :func:`symmetry_check`.
+      :func:`landscape.symmetries.predicted_flat_directions` plus :func:`symmetry_check`.
     """
     hessian = hessian_fn(params, x, y)
     eigenvalues, eigenvectors = jnp.linalg.eigh(hessian)
     tolerance = zero_tolerance(eigenvalues, zero_rtol, zero_atol)
     out = {"eigenvalues": eigenvalues, "zero_tolerance": tolerance, **spectrum_statistics(eigenvalues, tolerance)}
     if activation is not None:
-        directions, keep, counts = symmetry_directions(params, x, activation, leaky_slope)
-        out.update(counts)
+        # one LAPACK call at a time: the SVDs below wait for eigh (see lanczos.orthonormal_columns)
+        params, _ = jax.lax.optimization_barrier((params, eigenvalues))
+        functional = None
+        if apply is not None:
+            functional = functional_null_dimension(apply, params, x)
+            params, _ = jax.lax.optimization_barrier((params, functional))
+            out["n_zero_functional"] = functional
+        directions, keep, _ = symmetry_directions(params, x, activation, leaky_slope, counts=False)
+        out.update(predicted_flat_directions(params, x, activation, leaky_slope, functional))
         out.update(symmetry_check(hessian, eigenvalues, eigenvectors, tolerance, directions, keep))
     if with_vectors:
         out["eigenvectors"] = eigenvectors
@@ -374,26 +371,15 @@ def dense_curvature_one(
 # Batches of networks: vmap over chunks of fixed size (one compile), NumPy out.
 
 
-def _take(tree: Params, index: np.ndarray) -> Params:
-    return jax.tree.map(lambda leaf: np.asarray(leaf)[index], tree)
-
-
 def n_networks(batched_params: Params) -> int:
-    return int(jax.tree.leaves(batched_params)[0].shape[0])
+    return leading_size(batched_params)
 
 
 def map_chunks(
     function: Callable[[Params], dict[str, jax.Array]], batched_params: Params, chunk_size: int
 ) -> dict[str, np.ndarray]:
-    """Apply a jitted batched ``function`` to fixed-size chunks (the last padded) and concatenate."""
-    n = n_networks(batched_params)
-    chunk_size = max(1, min(chunk_size, n))
-    pieces: list[dict[str, np.ndarray]] = []
-    for start in range(0, n, chunk_size):
-        index = np.arange(start, start + chunk_size).clip(max=n - 1)
-        result = jax.device_get(function(_take(batched_params, index)))
-        pieces.append({k: np.asarray(v)[: min(chunk_size, n - start)] for k, v in result.items()})
-    return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+    """Deprecated name of :func:`landscape.batching.chunked_map` (padded fixed-size chunks, one compile)."""
+    return chunked_map(function, batched_params, chunk_size)
 
 
 def make_dense_batch(
@@ -570,33 +556,44 @@ def slq_spectra_of_hessians(
     hessians = jnp.asarray(hessians)
     n, dim = hessians.shape[0], hessians.shape[-1]
     n_steps = min(n_steps, dim)
-    dtype = hessians.dtype
     # the probe keys of slq_nodes_weights: split(fold_in(key, i), n_probes), then (start, restart) per probe
-    probe_keys = jax.vmap(lambda i: jax.random.split(jax.random.fold_in(key, i), n_probes))(
-        jnp.arange(n)
-    )  # (n, n_probes, 2)
-    flat_keys = probe_keys.reshape(
-        n * n_probes, *probe_keys.shape[2:]
-    )  # one flat batch: nested vmaps compile far slower
+    flat_keys = _probe_keys(key, n, n_probes)  # one flat batch (n * n_probes, 2): nested vmaps compile far slower
     if n_steps == dim:
-        starts = np.asarray(
-            jax.jit(jax.vmap(lambda k: jax.random.normal(jax.random.split(k)[0], (dim,), dtype)))(flat_keys)
-        )
+        starts = np.asarray(_probe_starts(flat_keys, dim, hessians.dtype))
         starts = (starts / np.linalg.norm(starts, axis=-1, keepdims=True)).reshape(n, n_probes, dim)
         values, vectors = np.linalg.eigh(np.asarray(hessians))  # (n, P), (n, P, P) columns
         weights = np.einsum("npd,nde->npe", starts, vectors) ** 2
         return np.broadcast_to(values[:, None, :], weights.shape).copy(), weights
+    nodes, weights = _slq_of_matrices(jnp.repeat(hessians, n_probes, axis=0), flat_keys, n_steps)
+    return np.asarray(nodes).reshape(n, n_probes, n_steps), np.asarray(weights).reshape(n, n_probes, n_steps)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _probe_keys(key: jax.Array, n: int, n_probes: int) -> jax.Array:
+    return jax.vmap(lambda i: jax.random.split(jax.random.fold_in(key, i), n_probes))(jnp.arange(n)).reshape(
+        n * n_probes, -1
+    )
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _probe_starts(flat_keys: jax.Array, dim: int, dtype: Any) -> jax.Array:
+    return jax.vmap(lambda k: jax.random.normal(jax.random.split(k)[0], (dim,), dtype))(flat_keys)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _slq_of_matrices(hessians: jax.Array, probe_keys: jax.Array, n_steps: int) -> tuple[jax.Array, jax.Array]:
+    """SLQ nodes and weights ``(m, n_steps)`` of ``m`` dense matrices, one probe key each."""
+    dim = hessians.shape[-1]
 
     def one(hessian: jax.Array, probe_key: jax.Array) -> tuple[jax.Array, jax.Array]:
         start_key, restart_key = jax.random.split(probe_key)
         result = lanczos(
-            lambda vector: hessian @ vector, jax.random.normal(start_key, (dim,), dtype), n_steps, restart_key
+            lambda vector: hessian @ vector, jax.random.normal(start_key, (dim,), hessian.dtype), n_steps, restart_key
         )
         values, vectors = jnp.linalg.eigh(tridiagonal(result))
         return values, vectors[0] ** 2
 
-    nodes, weights = jax.jit(jax.vmap(one))(jnp.repeat(hessians, n_probes, axis=0), flat_keys)
-    return np.asarray(nodes).reshape(n, n_probes, n_steps), np.asarray(weights).reshape(n, n_probes, n_steps)
+    return jax.vmap(one)(hessians, probe_keys)
 
 
 @jax.jit
@@ -625,24 +622,25 @@ def type_summary(
     """Curvature statistics per solution type.
 
     Args:
-      curvature: per-network arrays from :func:`dense_curvature` or :func:`lanczos_curvature`.
+      curvature: per-network arrays from :func:`dense_curvature` or :func:`lanczos_curvature`
+        (networks not analysed carry NaN and count in ``count`` only).
       labels: ``(n_nets,)`` type names.
       kind: optional ``(n_nets,)`` codes of :func:`landscape.saddles.stationary_kind`; then
         ``n_saddle`` counts stationary saddles only and ``n_not_stationary`` the networks whose
         gradient is above the tolerance (a negative eigenvalue there does not make a saddle).
     Returns:
-      ``type`` (n_types,) names in order of first appearance by count, ``count``, ``n_saddle``,
-      ``n_finite``, for each of :data:`SUMMARY_FIELDS` present: ``<field>_q25``, ``_median``,
-      ``_q75`` (over networks with finite values), and, with the dense path,
-      ``median_near_zero``, ``median_zero_predicted`` and ``zero_match`` (share of networks whose
-      near-zero count equals the symmetry prediction).
+      ``type`` (n_types,) names in :func:`landscape.vocabulary.ordered_type_names` order,
+      ``count``, ``n_saddle``, ``n_finite`` (networks analysed), for each of
+      :data:`SUMMARY_FIELDS` present: ``<field>_q25``, ``_median``, ``_q75`` (over networks with
+      finite values), and, with the dense path, ``median_near_zero``, ``n_predicted`` (networks
+      whose symmetry prediction is exact), ``median_zero_predicted`` and ``zero_match`` (share of
+      those whose near-zero count equals the prediction; NaN when none is predicted).
     """
+    from .vocabulary import ordered_type_names
+
     labels = np.asarray(labels).astype(str)
-    names, counts = np.unique(labels, return_counts=True)
-    order = np.argsort(-counts, kind="stable")
-    names = names[order]
     table: dict[str, list[Any]] = {"type": [], "count": [], "n_saddle": [], "n_finite": []}
-    for name in names:
+    for name in ordered_type_names(labels):
         members = labels == name
         finite = members & np.isfinite(curvature["max_eigenvalue"])
         table["type"].append(name)
@@ -655,23 +653,26 @@ def type_summary(
 
             table["n_saddle"].append(int(np.sum(np.asarray(kind)[finite] == SADDLE)))
             table.setdefault("n_not_stationary", []).append(int(np.sum(np.asarray(kind)[finite] == NOT_STATIONARY)))
-        for field in SUMMARY_FIELDS:
-            if field not in curvature:
+        for name_field in SUMMARY_FIELDS:
+            if name_field not in curvature:
                 continue
-            values = curvature[field][finite]
+            values = curvature[name_field][finite]
             values = values[np.isfinite(values)]
             q = np.quantile(values, [0.25, 0.5, 0.75]) if values.size else np.full(3, np.nan)
             for suffix, value in zip(("q25", "median", "q75"), q, strict=True):
-                table.setdefault(f"{field}_{suffix}", []).append(float(value))
+                table.setdefault(f"{name_field}_{suffix}", []).append(float(value))
         if "n_near_zero" in curvature:
-            near, predicted = (
-                curvature["n_near_zero"][finite],
-                curvature.get("n_zero_predicted", np.full(finite.sum(), -1)),
-            )
-            predicted = predicted[finite] if predicted.shape[0] == finite.shape[0] else predicted
+            near = np.asarray(curvature["n_near_zero"])[finite]
+            predicted = np.asarray(curvature.get("n_zero_predicted", np.full(labels.shape, -1)))[finite]
+            exact = predicted >= 0
             table.setdefault("median_near_zero", []).append(float(np.median(near)) if near.size else np.nan)
-            table.setdefault("median_zero_predicted", []).append(float(np.median(predicted)) if near.size else np.nan)
-            table.setdefault("zero_match", []).append(float(np.mean(near == predicted)) if near.size else np.nan)
+            table.setdefault("n_predicted", []).append(int(exact.sum()))
+            table.setdefault("median_zero_predicted", []).append(
+                float(np.median(predicted[exact])) if exact.any() else np.nan
+            )
+            table.setdefault("zero_match", []).append(
+                float(np.mean(near[exact] == predicted[exact])) if exact.any() else np.nan
+            )
     return {k: np.asarray(v) for k, v in table.items()}
 
 
@@ -690,21 +691,591 @@ def format_type_summary(summary: dict[str, np.ndarray], method: str = "dense") -
     for i, name in enumerate(summary["type"]):
         row = f"{name:<14}{summary['count'][i]:>6d}{summary['n_saddle'][i]:>9d}"
         row += f"{summary['n_not_stationary'][i]:>16d}" if stationarity else ""
+        if summary["n_finite"][i] == 0:
+            lines.append(row + "  (no network of this type could be analysed)")
+            continue
         iqr = f"{summary['max_eigenvalue_median'][i]:.4g} [{summary['max_eigenvalue_q25'][i]:.3g}, {summary['max_eigenvalue_q75'][i]:.3g}]"
         row += f"{iqr:>32}{summary['trace_median'][i]:>14.4g}{summary['min_eigenvalue_median'][i]:>19.3g}"
         row += (
             f"{summary['condition_number_median'][i]:>13.3g}" if "condition_number_median" in summary else f"{'-':>13}"
         )
         if dense:
-            row += f"{summary['median_near_zero'][i]:>8.0f}/{summary['median_zero_predicted'][i]:<7.0f}{summary['zero_match'][i]:>7.0%}"
+            predicted = summary["median_zero_predicted"][i]
+            pred = f"{predicted:<7.0f}" if np.isfinite(predicted) else f"{'-':<7}"
+            match = summary["zero_match"][i]
+            row += f"{summary['median_near_zero'][i]:>8.0f}/{pred}" + (
+                f"{match:>7.0%}" if np.isfinite(match) else f"{'-':>7}"
+            )
         lines.append(row)
     return "\n".join(lines)
 
 
-def default_representatives(labels: np.ndarray, final_loss: np.ndarray) -> dict[str, int]:
-    """One network per type when no ``types`` group names them: the lowest final loss."""
-    labels = np.asarray(labels).astype(str)
-    loss = np.where(np.isfinite(final_loss), final_loss, np.inf)
-    return {
-        str(name): int(np.flatnonzero(labels == name)[np.argmin(loss[labels == name])]) for name in np.unique(labels)
+def parameter_names(params_one: Params) -> list[str]:
+    """Names of one network's flat parameters in ``ravel_pytree`` order, e.g. ``0/w[1,2]``."""
+    names = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params_one)[0]:
+        base = "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+        for index in np.ndindex(np.shape(leaf)):
+            names.append(f"{base}[{','.join(map(str, index))}]")
+    return names
+
+
+# ---------------------------------------------------------------------------------------------
+# A run as a whole: compiled batches built once per configuration, the result and its group.
+
+
+@dataclass(frozen=True, eq=False)
+class _Spec:
+    """The static part of a compiled batch. Equal ``key`` means the same functions (the key names
+    the study, which rebuilds the model and loss, or the very objects passed), so JAX's own jit
+    cache reuses one compiled program across calls and runs; no cache of ours."""
+
+    key: tuple
+    objective: Callable[..., Any]
+    apply: Callable[..., Any] | None
+    closed_form_slope: float | None
+    activation: str | None
+    leaky_slope: float
+    owners: tuple = ()  # the objects named by id in ``key``, kept alive while the spec is cached
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Spec) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def hessian_fn(self) -> HessianFn:
+        if self.closed_form_slope is not None:
+            return mlp_mse_hessian(self.closed_form_slope)
+        return autodiff_hessian(self.objective)
+
+
+def _spec(problem: Problem, predict: bool) -> _Spec:
+    """The compiled-batch configuration of a problem (closed form where :func:`unit_reason` allows)."""
+    from .problem import mlp_reason, unit_reason
+
+    mlp = problem.mlp
+    closed = None
+    if unit_reason(problem) is None and mlp.activation in ("relu", "leaky_relu") and np.ndim(problem.y) == 1:
+        closed = 0.0 if mlp.activation == "relu" else float(mlp.leaky_slope)
+    activation = mlp.activation if predict else None
+    leaky = float(mlp.leaky_slope) if mlp is not None else 0.01
+    apply = problem.model.apply if predict and mlp_reason(problem) is None else None
+    rebuilt = not any(str(v).startswith("object:") for v in problem.sources.values())
+    owners: tuple = () if rebuilt else (problem.model, problem.loss_fn)
+    origin = (
+        ("study", problem.study.to_json(), json.dumps(problem.sources, sort_keys=True))
+        if rebuilt
+        else ("objects", problem.study.to_json(), *(id(o) for o in owners))
+    )
+    key = (*origin, np.shape(problem.x)[1:], np.shape(problem.y)[1:], closed, activation, leaky, apply is not None)
+    return _Spec(key, problem.objective, apply, closed, activation, leaky, owners)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _dense_batch(spec: _Spec, batched_params: Params, x: jax.Array, y: jax.Array, rtol: Any, atol: Any) -> Any:
+    hessian_fn = spec.hessian_fn()
+    return jax.vmap(
+        lambda params: dense_curvature_one(
+            hessian_fn, params, x, y, spec.activation, rtol, atol, False, spec.leaky_slope, spec.apply
+        )
+    )(batched_params)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _lanczos_batch(
+    spec: _Spec,
+    top_k: int,
+    batched_params: Params,
+    index: jax.Array,
+    key: jax.Array,
+    x: Any,
+    y: Any,
+    rtol: Any,
+    atol: Any,
+) -> Any:
+    return jax.vmap(
+        lambda params, i: lanczos_curvature_one(
+            spec.objective, params, x, y, jax.random.fold_in(key, i), top_k, None, 66, rtol, atol
+        )
+    )(batched_params, index)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _hessian_batch(spec: _Spec, batched_params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
+    hessian_fn = spec.hessian_fn()
+    return jax.vmap(lambda params: hessian_fn(params, x, y))(batched_params)
+
+
+HESSIAN_ATTRS = (
+    "method",
+    "zero_rtol",
+    "zero_atol",
+    "tolerance_rule",
+    "dtype",
+    "n_params",
+    "param_names",
+    "label_source",
+    "stationary_kind_codes",
+    "stationary_rule",
+    "seconds",
+    "seed",
+    "top_k",
+    "notes",
+    "problem",
+    "symmetry_prediction",
+    "prediction_reasons",
+    "grad_tol",
+    "training_state",
+)
+TOLERANCE_RULE = "zero if |lambda| <= zero_rtol * max|lambda| + zero_atol; saddle if any lambda < -tolerance"
+
+
+@dataclass
+class CurvatureResult:
+    """Curvature of a run's final networks: what ``landscape hessian`` stores in ``/hessian``.
+
+    Attributes:
+      method: ``"dense"`` (exact Hessians, ``eigh``) or ``"lanczos"`` (matrix-free).
+      networks: per-network arrays, leading axis ``n_inits`` (every network of the run; those not
+        analysed hold NaN, ``-1`` or False): ``analysed`` bool (finished, not diverged, finite
+        parameters), ``max_eigenvalue``, ``min_eigenvalue``, ``trace``, ``zero_tolerance``,
+        ``index`` int32, ``is_saddle`` bool, ``stationary_kind`` int8 (codes
+        :data:`landscape.saddles.KIND_NAMES`, ``-1`` not analysed); dense: ``eigenvalues``
+        ``(n_inits, n_params)`` ascending, ``condition_number``, ``n_near_zero``, ``n_positive``, and
+        where the symmetry prediction applies ``n_live_units``, ``n_dead_units``, ``n_linear_units``,
+        ``n_zero_dead``, ``n_zero_linear``, ``n_zero_predicted`` (``-1``: not exact, see
+        ``prediction_code``), ``prediction_code`` (keys of
+        :data:`landscape.symmetries.PREDICTION_REASONS`), ``n_zero_functional`` (``P - rank`` of
+        the output Jacobian), ``symmetry_residual``, ``symmetry_outside_null``; lanczos:
+        ``top_eigenvalues`` ``(n_inits, k)`` descending, ``bottom_eigenvalues`` ascending.
+      labels: ``(n_inits,)`` type name of every network (``"all"`` without a ``types`` group).
+      label_source: ``"types"`` or ``"all"``.
+      summary: per-type rows (see :func:`type_summary`): ``type``, ``count``, ``n_finite``,
+        ``n_saddle``, ``n_not_stationary``, ``<field>_{q25,median,q75}``, dense: ``median_near_zero``,
+        ``n_predicted``, ``median_zero_predicted``, ``zero_match``.
+      representatives: ``type`` (T,), ``index`` (T,) (networks of the run), ``eigenvalues`` (T, P),
+        ``eigenvectors`` (T, P, P) columns, ``slq_nodes``/``slq_weights`` (T, n_probes, n_steps).
+      density: ``grid`` (G,), ``slq`` (T, G), ``exact`` (T, G), ``sigma``: SLQ against exact densities.
+      notes: one line each: what was skipped or could not be computed, and why.
+      attrs: ``n_params``, ``param_names``, ``zero_rtol``, ``zero_atol``, ``seed``, ``top_k``,
+        ``seconds``, ``grad_tol``, ``problem`` (one line), ``symmetry_prediction`` (``"exact where
+        stated"``, ``"skipped: <reason>"`` or ``"not computed (lanczos)"``), ... (see :data:`HESSIAN_ATTRS`).
+    """
+
+    method: str
+    networks: dict[str, np.ndarray]
+    labels: np.ndarray
+    label_source: str
+    summary: dict[str, np.ndarray]
+    representatives: dict[str, np.ndarray]
+    density: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def analysed(self) -> np.ndarray:
+        return np.asarray(self.networks["analysed"], bool)
+
+    @property
+    def n_params(self) -> int:
+        return int(self.attrs.get("n_params", 0))
+
+    def spectra(self) -> tuple[np.ndarray, str]:
+        """``(n_inits, m)`` eigenvalues to draw (dense: all; lanczos: bottom-k then top-k) and a caption note."""
+        if self.method == "dense":
+            return self.networks["eigenvalues"], ""
+        top, bottom = self.networks["top_eigenvalues"], self.networks["bottom_eigenvalues"]
+        k = top.shape[1]
+        overlap = max(0, 2 * k - self.n_params)
+        return np.concatenate(
+            [bottom, top[:, ::-1][:, overlap:]], axis=1
+        ), f"Lanczos: bottom {k} and top {k} of {self.n_params}"
+
+    def write(self, path: str | Path) -> None:
+        """Store as the run file's ``/hessian`` group (atomically, stamped with the training state)."""
+        from .storage import write_group
+
+        attrs = {**{k: v for k, v in self.attrs.items() if k != "training_state"}, "method": self.method}
+        attrs.update({"label_source": self.label_source, "notes": list(self.notes)})
+        write_group(
+            path,
+            "hessian",
+            {
+                **self.networks,
+                "label": np.asarray(self.labels).astype(str),
+                "representatives": self.representatives,
+                "density": self.density,
+                "summary": self.summary,
+            },
+            attrs,
+        )
+
+    @classmethod
+    def read(cls, run: Run) -> CurvatureResult | None:
+        """The stored ``/hessian`` group of an open run, or None when there is none. Groups written
+        before ``analysed``/``label``/``notes`` existed are read too (analysed = finite spectrum)."""
+        if not run.has("hessian"):
+            return None
+        group = run.group("hessian")
+        attrs = {key: group.pop(key) for key in HESSIAN_ATTRS if key in group}
+        for key in ("param_names", "notes", "stationary_kind_codes", "prediction_reasons"):
+            if isinstance(attrs.get(key), str):
+                try:
+                    attrs[key] = json.loads(attrs[key])
+                except ValueError:
+                    pass
+        summary = group.pop("summary", {})
+        representatives = group.pop("representatives", {})
+        density = group.pop("density", {})
+        labels = group.pop("label", None)
+        label_source = str(attrs.pop("label_source", "all"))
+        if labels is None:
+            labels = np.full(run.n_inits, "all")
+            if label_source == "types" and run.has("types"):
+                from .solutions import type_labels
+
+                labels = type_labels(run)
+        networks = {k: np.asarray(v) for k, v in group.items() if not isinstance(v, dict)}
+        networks = {k: v for k, v in networks.items() if v.ndim >= 1 and v.shape[0] == run.n_inits}
+        if "analysed" not in networks and "max_eigenvalue" in networks:
+            networks["analysed"] = np.isfinite(networks["max_eigenvalue"])
+        notes = [str(n) for n in attrs.pop("notes", [])]
+        return cls(
+            str(attrs.pop("method", "dense")),
+            networks,
+            np.asarray(labels).astype(str),
+            label_source,
+            summary,
+            representatives,
+            density,
+            notes,
+            attrs,
+        )
+
+
+def _labels(run: Run) -> tuple[np.ndarray, str, dict[str, int]]:
+    """Type names per network, where they came from, and the types group's representatives."""
+    if not run.has("types"):
+        return np.full(run.n_inits, "all"), "all", {}
+    from .solutions import type_labels, type_representatives
+
+    try:
+        labels = np.asarray(type_labels(run)).astype(str)
+    except (KeyError, ValueError):
+        return np.full(run.n_inits, "all"), "all", {}
+    try:
+        representatives = {str(k): int(v) for k, v in type_representatives(run).items()}
+    except (KeyError, ValueError):
+        representatives = {}
+    return labels, "types", representatives
+
+
+def _fill(values: dict[str, np.ndarray], rows: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Per-network arrays of the analysed ``rows`` spread over all ``n`` networks (NaN / -1 / False elsewhere)."""
+    out = {}
+    for key, value in values.items():
+        value = np.asarray(value)
+        blank = np.nan if value.dtype.kind == "f" else (False if value.dtype.kind == "b" else -1)
+        full = np.full((n, *value.shape[1:]), blank, dtype=value.dtype)
+        full[rows] = value
+        out[key] = full
+    return out
+
+
+def _prediction_reason(problem: Problem) -> str | None:
+    """None when the symmetry prediction applies (rescaling symmetry of a built-in MLP whose loss
+    sees the network only through its outputs on the data), else why not."""
+    from .problem import rescaling_reason
+
+    reason = rescaling_reason(problem)
+    if reason is None and problem.loss_fn is not None:
+        reason = f"the run's loss is its own ({problem.sources['loss']}): flat directions of the function need not be flat for it"
+    if reason is None and not problem.has_data:
+        reason = "the run has no dataset"
+    return reason
+
+
+def analyse_run(
+    run: Run,
+    *,
+    problem: Problem | None = None,
+    method: str = "dense",
+    finished_only: bool = False,
+    top_k: int = 5,
+    zero_rtol: float = ZERO_RTOL,
+    zero_atol: float = ZERO_ATOL,
+    chunk_size: int = 1024,
+    seed: int = 0,
+    slq_probes: int = 16,
+    slq_steps: int = 64,
+    density_points: int = 400,
+) -> CurvatureResult:
+    """Hessian spectra of a run's final networks, per-type summary, representatives and SLQ densities.
+
+    The Hessian is that of ``problem.loss`` (any model, any loss, with or without a dataset) with
+    respect to the flattened parameters, in float64: ``jax.hessian`` batched with ``vmap`` and
+    chunked (:func:`landscape.batching.chunked_map`), the closed form :func:`mlp_mse_hessian` where
+    :func:`landscape.problem.unit_reason` allows (exact either way), or matrix-free Lanczos
+    (``method="lanczos"``: top/bottom ``top_k``, Hutch++ trace). Compiled functions are built once
+    per configuration: a second call on the same run compiles nothing.
+
+    Networks are skipped, and counted in ``notes``, when not finished (``finished_only``), diverged,
+    or with non-finite parameters. Degenerate runs (nothing to analyse, one network, identical
+    networks) give a result with one-line notes, never an exception.
+
+    Args:
+      run: an open :class:`~landscape.storage.Run`.
+      problem: the model, loss and data (default :func:`landscape.problem.problem_of` of ``run``).
+      finished_only: analyse the finished networks of an incomplete run (else it is refused).
+      top_k, zero_rtol, zero_atol, chunk_size, seed: as ``landscape hessian``'s flags.
+      slq_probes, slq_steps, density_points: the representatives' SLQ densities.
+    Raises:
+      IncompleteRun: the run is incomplete and ``finished_only`` is off (one line).
+      ConfigError: a bad option.
+    """
+    from .config import ConfigError
+    from .problem import problem_of
+    from .saddles import KIND_NAMES, stationary_kind
+    from .storage import finished_networks, partial_note
+    from .vocabulary import Status, ordered_type_names, representative_index
+
+    if method not in ("dense", "lanczos"):
+        raise ConfigError(f"method: expected 'dense' or 'lanczos', got {method!r}")
+    if top_k < 1:
+        raise ConfigError("--top-k must be at least 1")
+    if chunk_size < 1:
+        raise ConfigError("--chunk-size must be at least 1")
+    finished = finished_networks(run, finished_only)
+    notes = [note for note in [partial_note(run, finished)] if note]
+    problem = problem if problem is not None else problem_of(run)
+    n = run.n_inits
+    status, final_loss = run.status, run.final_loss
+    grad_norm, grad_tol = run.grad_norm, run.study.train.grad_tol
+    final_params = run.final_params
+    finite = np.ones(n, bool)
+    for leaf in jax.tree.leaves(final_params):
+        finite &= np.all(np.isfinite(np.asarray(leaf).reshape(n, -1)), axis=1)
+    diverged = finished & (status == int(Status.DIVERGED))
+    analysed = finished & ~diverged & finite
+    if diverged.any():
+        notes.append(
+            f"{int(diverged.sum())} diverged networks skipped (their last finite parameters are not a final point)"
+        )
+    if np.any(finished & ~diverged & ~finite):
+        notes.append(f"{int(np.sum(finished & ~diverged & ~finite))} networks with non-finite parameters skipped")
+    labels, label_source, stored_representatives = _labels(run)
+    rows = np.flatnonzero(analysed)
+
+    predict_reason = _prediction_reason(problem) if method == "dense" else None
+    if method == "dense" and predict_reason:
+        notes.append(f"symmetry prediction skipped: {predict_reason}")
+    spec = _spec(problem, method == "dense" and predict_reason is None)
+    one = take(final_params, np.zeros(1, int))
+    one = jax.tree.map(lambda leaf: leaf[0], one)
+    n_params = int(sum(np.size(leaf) for leaf in jax.tree.leaves(one)))
+    x = np.asarray(problem.x, np.float64)
+    y = np.asarray(problem.y, np.float64)
+    key = jax.random.PRNGKey(seed)
+    start = time.perf_counter()
+    with jax.enable_x64(True):  # Hessians in float64 whatever the training dtype: clean null spaces
+        params64 = jax.tree.map(lambda leaf: np.asarray(leaf, np.float64), take(final_params, rows))
+        if rows.size == 0:
+            values: dict[str, np.ndarray] = {}
+        elif method == "dense":
+            values = chunked_map(
+                lambda chunk: _dense_batch(spec, chunk, x, y, zero_rtol, zero_atol), params64, chunk_size
+            )
+        else:
+            values = chunked_map(
+                lambda chunk: _lanczos_batch(spec, top_k, chunk[0], chunk[1], key, x, y, zero_rtol, zero_atol),
+                (params64, rows),
+                min(chunk_size, 256),
+            )
+        seconds = time.perf_counter() - start
+        networks = _fill(values, rows, n) if values else _empty_networks(method, n, n_params, top_k)
+        networks["analysed"] = analysed
+        kind = np.asarray(stationary_kind(np.asarray(grad_norm, float), networks["index"], grad_tol)).astype(np.int8)
+        networks["stationary_kind"] = np.where(analysed, kind, -1).astype(np.int8)
+
+        # one representative per type with analysed members: the types group's, else the vocabulary's rule
+        type_names, rep_index = [], []
+        for name in ordered_type_names(labels[rows]) if rows.size else []:
+            members = rows[labels[rows] == name]
+            chosen = stored_representatives.get(name, -1)
+            if chosen not in set(members.tolist()):
+                chosen = representative_index(members, final_loss)
+            type_names.append(name)
+            rep_index.append(int(chosen))
+        rep_index_array = np.asarray(rep_index, np.int64)
+        representatives, density = _representatives(
+            spec,
+            take(params64, np.searchsorted(rows, rep_index_array)),
+            x,
+            y,
+            key,
+            slq_probes,
+            slq_steps,
+            density_points,
+            n_params,
+        )
+    representatives = {"type": np.asarray(type_names, dtype=str), "index": rep_index_array, **representatives}
+
+    if rows.size == 0:
+        notes.append(
+            f"no network could be analysed (of {n}: {int(np.sum(~finished))} not finished, "
+            f"{int(diverged.sum())} diverged, {int(np.sum(finished & ~diverged & ~finite))} non-finite)"
+        )
+    elif rows.size == 1:
+        notes.append("one network analysed: medians and quartiles are its own values")
+    elif _all_identical(params64):
+        notes.append(f"all {rows.size} analysed networks have identical parameters: one spectrum, repeated")
+    if method == "dense" and predict_reason is None and rows.size:
+        notes.extend(describe_prediction(networks["prediction_code"][rows]))
+
+    summary = type_summary(networks, labels, networks["stationary_kind"])
+    attrs = {
+        "zero_rtol": float(zero_rtol),
+        "zero_atol": float(zero_atol),
+        "tolerance_rule": TOLERANCE_RULE,
+        "dtype": "float64",
+        "n_params": n_params,
+        "param_names": parameter_names(one),
+        "stationary_kind_codes": list(KIND_NAMES),
+        "stationary_rule": f"stationary if train/grad_norm < train.grad_tol ({grad_tol:g}); then saddle if index > 0, else minimum",
+        "seconds": float(seconds),
+        "seed": int(seed),
+        "top_k": int(top_k) if method == "lanczos" else n_params,
+        "grad_tol": float(grad_tol),
+        "problem": problem.describe(),
+        "symmetry_prediction": (
+            "not computed (lanczos)"
+            if method == "lanczos"
+            else f"skipped: {predict_reason}"
+            if predict_reason
+            else "exact where stated"
+        ),
+        "prediction_reasons": {str(k): v for k, v in PREDICTION_REASONS.items()},
     }
+    return CurvatureResult(method, networks, labels, label_source, summary, representatives, density, notes, attrs)
+
+
+def _empty_networks(method: str, n: int, n_params: int, top_k: int) -> dict[str, np.ndarray]:
+    """The per-network arrays when no network could be analysed (all NaN / -1 / False)."""
+    nan = np.full(n, np.nan)
+    out = {
+        "max_eigenvalue": nan,
+        "min_eigenvalue": nan.copy(),
+        "trace": nan.copy(),
+        "zero_tolerance": nan.copy(),
+        "index": np.full(n, -1, np.int32),
+        "is_saddle": np.zeros(n, bool),
+    }
+    if method == "dense":
+        out.update(
+            eigenvalues=np.full((n, n_params), np.nan),
+            condition_number=nan.copy(),
+            n_near_zero=np.full(n, -1, np.int32),
+            n_positive=np.full(n, -1, np.int32),
+        )
+    else:
+        k = min(top_k, n_params)
+        out.update(top_eigenvalues=np.full((n, k), np.nan), bottom_eigenvalues=np.full((n, k), np.nan))
+    return out
+
+
+def _all_identical(batched: Params) -> bool:
+    return all(np.all(np.asarray(leaf) == np.asarray(leaf)[:1]) for leaf in jax.tree.leaves(batched))
+
+
+def _representatives(
+    spec: _Spec,
+    params: Params,
+    x: np.ndarray,
+    y: np.ndarray,
+    key: jax.Array,
+    n_probes: int,
+    n_steps: int,
+    density_points: int,
+    n_params: int,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Dense eigenpairs and SLQ densities (Ghorbani et al. 2019) of the representatives ``params`` (T, ...).
+
+    H v comes from the dense Hessians just computed (the same as autodiff HVPs without compiling
+    them: seconds, more on a GPU). With no representative, empty arrays.
+    """
+    n_rep = leading_size(params)
+    if n_rep == 0:
+        steps = min(n_steps, n_params)
+        empty = {
+            "eigenvalues": np.zeros((0, n_params)),
+            "eigenvectors": np.zeros((0, n_params, n_params)),
+            "slq_nodes": np.zeros((0, n_probes, steps)),
+            "slq_weights": np.zeros((0, n_probes, steps)),
+        }
+        grid = np.linspace(-1.0, 1.0, density_points)
+        return empty, {
+            "grid": grid,
+            "slq": np.zeros((0, density_points)),
+            "exact": np.zeros((0, density_points)),
+            "sigma": np.float64(0.01),
+        }
+    hessians = np.asarray(_hessian_batch(spec, jax.tree.map(jnp.asarray, params), jnp.asarray(x), jnp.asarray(y)))
+    values, vectors = np.linalg.eigh(hessians)
+    nodes, weights = slq_spectra_of_hessians(hessians, key, n_probes=n_probes, n_steps=min(n_steps, n_params))
+    finite = values[np.all(np.isfinite(values), axis=1)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+    pad = 0.05 * (high - low or 1.0)
+    grid = np.linspace(low - pad, high + pad, density_points)
+    sigma = (high - low or 1.0) / 200
+    slq, exact = map(np.asarray, density_curves(nodes, weights, values, grid, sigma))
+    return (
+        {"eigenvalues": values, "eigenvectors": vectors, "slq_nodes": nodes, "slq_weights": weights},
+        {"grid": grid, "slq": slq, "exact": exact, "sigma": np.float64(sigma)},
+    )
+
+
+def format_curvature_table(result: CurvatureResult) -> str:
+    """The text ``landscape hessian`` prints: the per-type table and a few lines on counts, the
+    tolerance, the symmetry prediction and stationarity (notes are printed separately)."""
+    from .saddles import KIND_NAMES
+
+    networks, analysed = result.networks, result.analysed
+    lines = [format_type_summary(result.summary, result.method)]
+    rtol, atol = result.attrs.get("zero_rtol", ZERO_RTOL), result.attrs.get("zero_atol", ZERO_ATOL)
+    seconds = result.attrs.get("seconds")
+    timing = f" in {float(seconds):.2f} s (compile included)" if seconds is not None else ""
+    lines.append(
+        f"  {result.method} spectra of {int(analysed.sum())} of {analysed.size} networks ({result.n_params} parameters "
+        f"each){timing}; zero tolerance {float(rtol):g} * max|lambda| + {float(atol):g}"
+    )
+    predicted = networks.get("n_zero_predicted")
+    if result.method == "dense" and predicted is not None and analysed.any():
+        exact = analysed & (predicted >= 0)
+        match = exact & (networks["n_near_zero"] == predicted)
+        converged = networks.get("stationary_kind", np.zeros_like(predicted)) >= 0
+        lines.append(
+            f"  near-zero eigenvalues equal the symmetry prediction for {int(match.sum())} of the {int(exact.sum())} "
+            f"networks where it is exact ({int(np.sum(match & converged & (networks['stationary_kind'] != 2)))} of "
+            f"{int(np.sum(exact & (networks['stationary_kind'] != 2)))} stationary ones): rescaling per live unit, "
+            f"incoming+bias+outgoing per dead unit, affine redundancy of units linear on the data"
+        )
+        if "n_zero_functional" in networks and exact.any():
+            above = exact & (networks["n_near_zero"] > networks["n_zero_functional"])
+            if above.any():
+                lines.append(
+                    f"  {int(above.sum())} networks have more eigenvalues within the tolerance than function-preserving "
+                    f"directions: small curved directions counted as flat (lower --zero-rtol to separate them)"
+                )
+    kind = networks.get("stationary_kind")
+    if kind is not None and analysed.any():
+        counts = {name: int(np.sum(kind == code)) for code, name in enumerate(KIND_NAMES)}
+        saddle = np.asarray(networks["is_saddle"], bool)
+        grad_tol = result.attrs.get("grad_tol")
+        tol = f" = {float(grad_tol):g}" if grad_tol is not None else ""
+        lines.append(
+            f"  stationary points (|grad| < train.grad_tol{tol}): {counts['minimum']} minima, {counts['saddle']} saddles; "
+            f"{counts['not stationary']} not stationary (stopped elsewhere; an eigenvalue below -tolerance at "
+            f"{int(np.sum(saddle & (kind == 2)))} of them does not make them saddles)"
+        )
+    return "\n".join(lines)

@@ -7,9 +7,13 @@ stores); nothing here computes a landscape quantity.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from ..curvature import CurvatureResult
 
 POSITIVE, NEGATIVE, NEAR_ZERO = "#1f77b4", "#d62728", "#8c8c8c"
 
@@ -166,3 +170,37 @@ def spectral_density(
     ax.set_title("Spectral density of a representative network per type (stochastic Lanczos quadrature)", fontsize=9)
     ax.legend(fontsize=7)
     return fig
+
+
+def curvature_figures(result: CurvatureResult) -> dict[str, Figure]:
+    """The figures of a :class:`~landscape.curvature.CurvatureResult`, by file name: spectra and top
+    eigenvalues of the analysed networks by type, and the representatives' SLQ densities. Empty
+    when no network was analysed."""
+    analysed = result.analysed
+    if not analysed.any():
+        return {}
+    eigenvalues, note = result.spectra()
+    labels = np.asarray(result.labels).astype(str)[analysed]
+    type_names = [str(t) for t in result.representatives["type"]]
+    networks = result.networks
+    figures = {
+        "spectra_by_type": spectra_by_type(
+            eigenvalues[analysed], labels, networks["zero_tolerance"][analysed], type_names, note=note
+        ),
+        "top_eigenvalue_by_type": top_eigenvalue_by_type(
+            networks["max_eigenvalue"][analysed],
+            networks["trace"][analysed],
+            labels,
+            type_names,
+            networks["is_saddle"][analysed],
+        ),
+    }
+    if len(type_names):
+        figures["slq_density"] = spectral_density(
+            result.density["grid"],
+            result.density["slq"],
+            result.density["exact"],
+            result.representatives["eigenvalues"],
+            [f"{t} (net {int(i)})" for t, i in zip(type_names, result.representatives["index"], strict=True)],
+        )
+    return figures
