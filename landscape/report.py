@@ -26,6 +26,7 @@ import tempfile
 import time
 import traceback
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from .storage import Run
+from .vocabulary import STATUS_MEANINGS, STATUS_NAMES, Status, type_colour_map
 
-STATUS_NAMES = {0: "converged", 1: "max_steps", 2: "diverged", -1: "not_run"}  # training.Status codes
 FIGURE_DPI = 100
 WIDE_INCHES = 10.5  # figures wider than this span the whole grid row
 
@@ -138,9 +139,15 @@ def render_report(run: Run) -> str:
 def _guarded(key: str, title: str, build: Callable[[Run], Section], run: Run) -> Section:
     """``build(run)``, or a section that says in one line why it could not be built."""
     try:
-        return build(run)
+        section = build(run)
     except Exception as err:  # noqa: BLE001 - one broken analysis must not take the page down
-        return Section(key, title, _error_line(f"this section could not be built: {_one_line(err)}"), ran=True)
+        section = Section(key, title, _error_line(f"this section could not be built: {_one_line(err)}"), ran=True)
+    if section.ran:
+        try:
+            section.body = _stale_lines(run, key) + section.body
+        except Exception as err:  # noqa: BLE001
+            section.body = _error_line(f"staleness could not be checked: {_one_line(err)}") + section.body
+    return section
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,30 +266,47 @@ def _grid(figures: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading groups without pulling large arrays (a types group may hold a 3000 x 3000 distance matrix).
+# Reading groups through the public Run API: each top-level group is read once per report
+# (``Run.group``, attributes merged into their group's dict) and looked up from then on.
+
+_GROUPS: weakref.WeakKeyDictionary[Run, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def _h5(run: Run) -> Any:
-    return run._file  # noqa: SLF001 - the report reads selectively; Run exposes whole groups only
+def _tree(run: Run, top: str) -> dict[str, Any] | None:
+    """The top-level group ``top`` as a nested dict (read once per report), or None when absent."""
+    cache = _GROUPS.setdefault(run, {})
+    if top not in cache:
+        cache[top] = run.group(top) if run.has(top) else None
+    return cache[top]
+
+
+def _node(run: Run, path: str) -> Any:
+    parts = [p for p in path.strip("/").split("/") if p]
+    node: Any = _tree(run, parts[0])
+    for part in parts[1:]:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def _read(run: Run, path: str, default: Any = None) -> Any:
     """One dataset (NumPy; strings as str) or attribute ``group:attr``; ``default`` if absent."""
-    f = _h5(run)
     if ":" in path:
         group, attr = path.split(":", 1)
-        if group in f and attr in f[group].attrs:
-            value = f[group].attrs[attr]
-            return value.decode() if isinstance(value, bytes) else value
+        if group == "/":
+            value = run.attrs.get(attr)
+        else:
+            node = _node(run, group)
+            value = node.get(attr) if isinstance(node, dict) else None
+        if value is None or isinstance(value, dict):
+            return default
+        return value.decode() if isinstance(value, bytes) else value
+    value = _node(run, path)
+    if value is None or isinstance(value, (dict, str, bytes)):
         return default
-    if path not in f:
-        return default
-    item = f[path]
-    if not hasattr(item, "dtype"):
-        return default
-    if item.dtype.kind == "O" or item.dtype.kind == "S":
-        return np.asarray(item.asstr()[()])
-    return item[()]
+    value = np.asarray(value)
+    return value if value.ndim else value[()]
 
 
 def _json_attr(run: Run, path: str, default: Any = None) -> Any:
@@ -310,31 +334,176 @@ def _seconds(run: Run, group: str) -> float | None:
 
 def _subgroups(run: Run, name: str, marker: str) -> list[str]:
     """``name`` itself if it holds ``marker``, else its subgroups that do (``slices/<a>``, ``paths/<b>``)."""
-    f = _h5(run)
-    if name not in f:
+    tree = _tree(run, name)
+    if not isinstance(tree, dict):
         return []
-    if marker in f[name]:
+    if marker in tree:
         return [name]
-    return [f"{name}/{key}" for key in f[name] if hasattr(f[name][key], "keys") and marker in f[name][key]]
+    return [f"{name}/{key}" for key, value in tree.items() if isinstance(value, dict) and marker in value]
 
 
 def _type_labels(run: Run) -> tuple[np.ndarray, list[str]] | None:
     """``(labels (n,) str, names in table order)`` from the ``types`` group, or None."""
+    from .solutions import type_labels
+    from .vocabulary import ordered_type_names
+
     if not run.has("types/label"):
         return None
-    names = np.array(_json_attr(run, "types:label_names", []), dtype=str)
-    labels = names[np.asarray(_read(run, "types/label"), dtype=np.int64)]
+    labels = np.asarray(type_labels(run), dtype=str)
     order = _read(run, "types/summary/names")
-    order = [str(t) for t in order] if order is not None else [str(t) for t in dict.fromkeys(labels.tolist())]
+    order = [str(t) for t in order] if order is not None else ordered_type_names(labels)
     return labels, order
+
+
+# ---------------------------------------------------------------------------------------------
+# What every section needs to know about the run: which networks finished, which analyses are
+# stale, and whether (and why not) the run's model and loss can be rebuilt for the commands.
+
+# Analysis group -> the command that (re)computes it.
+ANALYSIS_COMMANDS = {
+    "types": "classify",
+    "hessian": "hessian",
+    "slices": "slice",
+    "paths": "paths",
+    "landscape_map": "map",
+    "basins": "basins",
+}
+# The Python call that computes an analysis for a run trained from Python objects.
+PYTHON_CALLS = {
+    "classify": "landscape.solutions.classify_run(run, model=..., loss_fn=...)",
+    "hessian": "landscape.curvature on landscape.problem_of(run, model=..., loss_fn=...)",
+    "slice": "landscape.slices.slice_run(run, problem=landscape.problem_of(run, model=..., loss_fn=...))",
+    "paths": "landscape.paths.barriers_run(run, problem=landscape.problem_of(run, model=..., loss_fn=...))",
+    "map": "landscape.landscape_map.map_run(run, problem=landscape.problem_of(run, model=..., loss_fn=...))",
+}
+# Report section -> the analysis groups it shows.
+SECTION_GROUPS = {
+    "types": ("types",),
+    "curvature": ("hessian",),
+    "geometry": ("slices", "paths"),
+    "map": ("landscape_map",),
+    "basins": ("basins",),
+}
+
+
+@dataclass
+class Context:
+    """Facts about the run that several sections use.
+
+    ``finished (n,)`` bool: networks whose training finished (status >= 0; ``not_run`` is never
+    diverged); ``stale``: analysis groups computed from other training results; ``problem``: the
+    run's :class:`~landscape.problem.Problem`, or None with ``problem_reason`` saying why not.
+    """
+
+    finished: np.ndarray
+    stale: list[str]
+    problem: Any = None
+    problem_reason: str | None = None
+
+    @property
+    def n_finished(self) -> int:
+        return int(self.finished.sum())
+
+
+_CONTEXTS: weakref.WeakKeyDictionary[Run, Context] = weakref.WeakKeyDictionary()
+
+
+def _context(run: Run) -> Context:
+    if run in _CONTEXTS:
+        return _CONTEXTS[run]
+    finished = np.asarray(run.status) >= 0
+    try:
+        stale = list(run.stale_analyses())
+    except Exception as err:  # noqa: BLE001 - a damaged stamp must not hide the report
+        stale = [f"(could not check: {_one_line(err)})"]
+    problem, reason = None, None
+    try:
+        from .problem import problem_of
+
+        problem = problem_of(run)
+    except Exception as err:  # noqa: BLE001 - ModelUnavailable and friends: said once, in one line
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    context = Context(finished, stale, problem, reason)
+    _CONTEXTS[run] = context
+    return context
+
+
+def _stale_lines(run: Run, key: str) -> str:
+    """The "stale" line of each group of section ``key`` that was computed before the training data changed."""
+    lines = []
+    for name in _context(run).stale:
+        top = name.split("/", 1)[0]
+        if top not in SECTION_GROUPS.get(key, ()):
+            continue
+        command = ANALYSIS_COMMANDS.get(top, top)
+        target = "BASINS.toml" if command == "basins" else str(run.path)
+        lines.append(
+            f'<p class="stale">stale: <code>/{_esc(name)}</code> was computed before the training data changed; '
+            f"recompute with <code>landscape {_esc(command)} {_esc(target)}</code></p>"
+        )
+    return "".join(lines)
 
 
 def _path_text(run: Run) -> str:
     return str(run.path)
 
 
+def _absent_html(run: Run, what: str, command: str, note: str) -> tuple[str, bool]:
+    """``(html, computable)``: what is missing and the command that makes it; when the command cannot
+    rebuild this run's model (trained from Python objects), that reason and the Python call instead."""
+    reason = _context(run).problem_reason
+    verb = command.split()[1] if command.startswith("landscape ") else command
+    if reason is not None and verb in PYTHON_CALLS:
+        return (
+            f'<div class="notrun"><p>{_esc(what)} <code>landscape {_esc(verb)}</code> cannot compute it for this '
+            f"run: {_esc(reason)}</p><p>From Python:</p>"
+            f'<pre class="command"><code>{_esc(PYTHON_CALLS[verb])}</code></pre></div>'
+        ), False
+    return _not_run(what, command, note), True
+
+
+def _absent(run: Run, key: str, title: str, what: str, command: str, note: str, stage: str | None = None) -> Section:
+    """A section for an analysis the file does not hold (see :func:`_absent_html`)."""
+    body, computable = _absent_html(run, what, command, note)
+    section = Section(key, title, body, ran=False)
+    if stage is not None:
+        section.timings.append((stage, None, "not run" if computable else "not computable by the command"))
+    return section
+
+
 # ---------------------------------------------------------------------------------------------
 # Sections.
+
+
+def success_summary(run: Run) -> tuple[str, int, int] | None:
+    """``(rule, successes, finished)`` under the task-aware success rule
+    (:meth:`landscape.problem.Problem.success_rule`), or None when success is undefined here."""
+    context = _context(run)
+    problem = context.problem
+    if problem is None or problem.success_loss is None:
+        return None
+    final_loss = np.asarray(run.final_loss, dtype=float)[context.finished]
+    successes = int(np.sum(np.isfinite(final_loss) & (final_loss < float(problem.success_loss))))
+    return problem.success_rule(), successes, context.n_finished
+
+
+def _success_html(run: Run, final_loss: np.ndarray, context: Context) -> str:
+    """One paragraph: the success rule and the share of finished networks that meet it (or why undefined)."""
+    from .stats import wilson_interval
+
+    if context.problem is None:
+        return f'<p class="muted">success: not computed ({_esc(context.problem_reason)})</p>'
+    found = success_summary(run)
+    if found is None:
+        return f'<p class="muted">{_esc(context.problem.success_rule())}</p>'
+    rule, successes, finished = found
+    if not finished:
+        return f'<p class="muted">{_esc(rule)}; no network has finished</p>'
+    low, high = (float(v) for v in wilson_interval(successes, finished))
+    return (
+        f'<p class="success"><b>{successes} of {finished} finished networks succeed '
+        f"({_pct(successes / finished)}, 95% CI [{_pct(low)}, {_pct(high)}])</b>; {_esc(rule)}</p>"
+    )
 
 
 def _training_section(run: Run) -> Section:
@@ -343,24 +512,35 @@ def _training_section(run: Run) -> Section:
 
     status = np.asarray(run.status)
     final_loss = np.asarray(run.final_loss, dtype=float)
-    n = status.size
-    codes = [c for c in (0, 1, 2, -1) if c != -1 or np.any(status == -1)]
+    context = _context(run)
+    n = context.n_finished  # shares are over the finished networks; not_run is never diverged
+    finished_codes = [int(Status.CONVERGED), int(Status.MAX_STEPS), int(Status.DIVERGED)]
+    codes = finished_codes + ([int(Status.NOT_RUN)] if np.any(status == Status.NOT_RUN) else [])
     counts = np.array([int(np.sum(status == c)) for c in codes])
-    low, high = wilson_interval(counts, n)
-    meaning = {
-        0: "gradient norm fell below train.grad_tol",
-        1: "used every step without meeting the tolerance",
-        2: "loss or parameters became NaN/inf",
-        -1: "chunk not finished yet (interrupted run)",
-    }
+    low, high = wilson_interval(counts[:3], n)
     rows = [
-        [_esc(STATUS_NAMES[c]), f"{k}", _pct(k / max(n, 1)), f"[{_pct(lo)}, {_pct(hi)}]", _esc(meaning[c])]
-        for c, k, lo, hi in zip(codes, counts, low, high, strict=True)
+        [
+            _esc(STATUS_NAMES[c]),
+            f"{k}",
+            _pct(k / n if n else np.nan),
+            f"[{_pct(lo)}, {_pct(hi)}]",
+            _esc(STATUS_MEANINGS[c]),
+        ]
+        for c, k, lo, hi in zip(finished_codes, counts[:3], low, high, strict=True)
     ]
+    if len(codes) > 3:
+        rows.append(
+            [_esc(STATUS_NAMES[-1]), f"{counts[3]}", "&ndash;", "&ndash;", _esc(STATUS_MEANINGS[-1] + "; not counted")]
+        )
     body = ""
     if run.has("sweep/summary"):
         body += '<p class="muted">This is a sweep file: the training numbers below are those of cell 0, the base study; the Sweep section compares all cells.</p>'
-    body += "<h3>How training ended</h3>" + _table(["status", "networks", "share", "95% CI (Wilson)", "meaning"], rows)
+    body += "<h3>How training ended</h3>" + _table(
+        ["status", "networks", "share", "95% CI (Wilson)", "meaning"],
+        rows,
+        caption=f"shares over the {n} networks whose training finished",
+    )
+    body += _success_html(run, final_loss, context)
 
     quantiles = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
     q_rows = []
@@ -377,16 +557,22 @@ def _training_section(run: Run) -> Section:
     )
     if done.any():
         grad = np.asarray(run.grad_norm, float)[done]
+        grad = grad[np.isfinite(grad)]
+        gradient = (
+            f"final gradient norm: median {_fmt(np.median(grad))}, 95% quantile {_fmt(np.quantile(grad, 0.95))}"
+            if grad.size
+            else "no finite final gradient norm"
+        )
         body += (
             f'<p class="muted">optimiser steps used: median {int(np.median(steps[done]))} of {run.study.train.steps}; '
-            f"final gradient norm: median {_fmt(np.nanmedian(grad))}, 95% quantile {_fmt(np.nanquantile(grad, 0.95))}</p>"
+            f"{gradient}</p>"
         )
     trajectory, traj_steps = run.trajectory, run.trajectory_steps
     labelled = _type_labels(run)
     figures = [
         _figure(
-            lambda: report_plots.status_figure([STATUS_NAMES[c] for c in codes], counts, low, high),
-            "Share of networks per training status.",
+            lambda: report_plots.status_figure([STATUS_NAMES[c] for c in finished_codes], counts[:3], low, high),
+            "Share of the finished networks per training status.",
             "statuses",
         ),
         _figure(
@@ -430,7 +616,8 @@ def _training_section(run: Run) -> Section:
 
 def _types_section(run: Run) -> Section:
     if not run.has("types"):
-        return _not_run_section(
+        return _absent(
+            run,
             "types",
             "Solution types",
             "Solution types were not computed for this run.",
@@ -452,11 +639,7 @@ def _types_section(run: Run) -> Section:
     summary["confidence"] = float(confidence)
     causes = _read(run, f"{summary_path}/typical_cause")
     at_limit = _read(run, f"{summary_path}/max_steps")
-    from matplotlib.colors import to_hex
-
-    colours = {
-        name: to_hex(colour) for name, colour in type_plots.type_colours(names).items()
-    }  # "tab:green" is not CSS
+    colours = type_colour_map(names)
     rows = []
     for i, name in enumerate(names):
         rep = int(summary["representative"][i])
@@ -535,11 +718,19 @@ def _representative_figures(run: Run, names: list[str], summary: dict[str, Any],
     """Learned function, unit hyperplanes and unit weights of each type's representative (2-input nets)."""
     from .plots import types as type_plots
 
-    x = run.x
     category = _read(run, "types/units/category")
-    if x.shape[1] != 2 or category is None:
+    problem = _context(run).problem
+    reason = _context(run).problem_reason
+    if problem is not None:
+        from .problem import unit_reason
+
+        reason = unit_reason(problem) or (None if problem.in_dim == 2 else f"the model has {problem.in_dim} inputs")
+    if reason is None and category is None:
+        reason = "the types group holds no unit categories"
+    if reason is not None:
         return [
-            '<p class="muted">Representative functions are drawn for two-input, one-hidden-layer networks only.</p>'
+            '<p class="muted">Representative functions and unit diagrams (two-input, one-hidden-layer built-in MLPs) '
+            f"not drawn: {_esc(reason)}.</p>"
         ]
     from .solutions import representative_panels
 
@@ -569,7 +760,8 @@ def _representative_figures(run: Run, names: list[str], summary: dict[str, Any],
 
 def _curvature_section(run: Run) -> Section:
     if not run.has("hessian"):
-        return _not_run_section(
+        return _absent(
+            run,
             "curvature",
             "Curvature",
             "Hessian spectra were not computed for this run.",
@@ -581,7 +773,8 @@ def _curvature_section(run: Run) -> Section:
     from .plots import curvature as curvature_plots
 
     method = str(_read(run, "hessian:method", "dense"))
-    summary_keys = list(_h5(run)["hessian/summary"].keys()) if run.has("hessian/summary") else []
+    summary_tree = _node(run, "hessian/summary")
+    summary_keys = [k for k, v in summary_tree.items() if isinstance(v, np.ndarray)] if summary_tree else []
     summary = {key: _read(run, f"hessian/summary/{key}") for key in summary_keys}
     labelled = _type_labels(run) if str(_read(run, "hessian:label_source", "all")) == "types" else None
     if summary and labelled is not None:  # rows in the order of the types table, not by count
@@ -683,13 +876,29 @@ def _curvature_section(run: Run) -> Section:
     return section
 
 
+def _typed(module: str, name: str) -> Any:
+    """``landscape.<module>.<name>``, or None where that typed result does not exist (older code)."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name, None)
+    except ImportError:
+        return None
+
+
+def _notes_html(notes: list[str]) -> str:
+    return "".join(f'<p class="muted">note: {_esc(note)}</p>' for note in notes)
+
+
 def _geometry_section(run: Run) -> Section:
     section = Section("geometry", "Slices and barriers")
     slices, paths = _subgroups(run, "slices", "loss"), _subgroups(run, "paths", "barrier_aligned")
+    slice_result, paths_result = _typed("slices", "SliceResult"), _typed("paths", "PathsResult")
     parts = []
     if slices:
-        parts.append("<h3>Slices</h3>" + _grid([_slice_figure(run, name) for name in slices]))
+        blocks = []
         for name in slices:
+            blocks.append(_slice_block(run, name, slice_result))
             section.timings.append(
                 (
                     name,
@@ -697,39 +906,129 @@ def _geometry_section(run: Run) -> Section:
                     f"{_read(run, f'{name}:kind', '')} {_read(run, f'{name}:resolution', '')}&sup2; grid".strip(),
                 )
             )
+        parts.append("<h3>Slices</h3>" + _grid(blocks))
     else:
-        parts.append(
-            "<h3>Slices</h3>"
-            + _not_run(
-                "No loss slices were computed.",
-                f"landscape slice {_path_text(run)}",
-                "It evaluates the loss over the plane through three minima (default: the pyramid, valley and dead representatives).",
-            )
+        body, computable = _absent_html(
+            run,
+            "No loss slices were computed.",
+            f"landscape slice {_path_text(run)}",
+            "It evaluates the loss over the plane through three minima (default: the pyramid, valley and dead representatives).",
         )
-        section.timings.append(("slices", None, "not run"))
+        parts.append("<h3>Slices</h3>" + body)
+        section.timings.append(("slices", None, "not run" if computable else "not computable by the command"))
     if paths:
         for name in paths:
-            parts.append(_paths_block(run, name))
+            try:
+                result = paths_result.read(run, name.split("/", 1)[1]) if paths_result and "/" in name else None
+                parts.append(_paths_result_block(run, result) if result is not None else _paths_block(run, name))
+            except Exception as err:  # noqa: BLE001 - one damaged group, one line
+                parts.append(f"<h3>Barriers: <code>{_esc(name)}</code></h3>" + _error_line(_one_line(err)))
             section.timings.append((name, _seconds(run, name), f"{_read(run, f'{name}:bezier_steps', 0)} Bezier steps"))
     else:
-        parts.append(
-            "<h3>Barriers</h3>"
-            + _not_run(
-                "No paths between minima were computed.",
-                f"landscape paths {_path_text(run)}",
-                "It measures loss barriers along straight lines (before and after aligning units) and trained Bezier curves.",
-            )
+        body, computable = _absent_html(
+            run,
+            "No paths between minima were computed.",
+            f"landscape paths {_path_text(run)}",
+            "It measures loss barriers along straight lines (before and after aligning units) and trained Bezier curves.",
         )
-        section.timings.append(("paths", None, "not run"))
+        parts.append("<h3>Barriers</h3>" + body)
+        section.timings.append(("paths", None, "not run" if computable else "not computable by the command"))
     section.ran = bool(slices or paths)
     section.body = "".join(parts)
     return section
 
 
+def _slice_block(run: Run, name: str, slice_result: Any) -> str:
+    """The contour of one stored slice (``slices.SliceResult`` where it exists), with its notes."""
+    if slice_result is None or "/" not in name:
+        return _slice_figure(run, name)
+    try:
+        result = slice_result.read(run, name.split("/", 1)[1])
+    except Exception as err:  # noqa: BLE001
+        return f'<figure class="failed">{_error_line(f"slice {name!r} could not be read: {_one_line(err)}")}</figure>'
+    from .plots.geometry import plot_slice_contour
+
+    labels = [str(t) for t in result.point_labels]
+    if not np.any(np.isfinite(result.loss)):
+        return f'<figure class="failed">{_error_line(f"slice {name!r}: the loss is nowhere finite on this plane")}</figure>'
+
+    def make() -> Any:
+        marked = [f"{label} ({float(value):.2g})" for label, value in zip(labels, result.point_loss, strict=True)]
+        aligned = " (aligned onto the first)" if result.attrs.get("aligned") else ""
+        title = f"{result.name}: {', '.join(labels)}{aligned}"
+        return plot_slice_contour(
+            result.alpha, result.beta, result.loss, result.point_coords, marked, title, result.axis_labels
+        )
+
+    notes = "".join(f"<br>note: {_esc(note)}" for note in result.notes)
+    return _figure(
+        make,
+        f"log10 loss over the slice <code>{_esc(name)}</code> ({_esc(result.kind)}); points marked with their own loss.{notes}",
+        name,
+    )
+
+
+def _paths_result_block(run: Run, result: Any) -> str:
+    """Barrier table and figures of a ``paths.PathsResult``."""
+    from .plots.geometry import plot_barrier_matrices, plot_path_profiles
+
+    labels = [str(t) for t in result.labels]
+    bezier = result.bezier
+    rows = []
+    for n, (i, j) in enumerate(result.pairs):
+        rows.append(
+            [
+                _esc(f"{labels[i]} → {labels[j]}"),
+                _fmt(result.barrier_linear[i, j]),
+                _fmt(result.barrier_aligned[i, j]) if result.aligned else "&ndash;",
+                _fmt(bezier["barrier"][n]) if bezier is not None else "&ndash;",
+            ]
+        )
+    table = _table(
+        ["pair", "straight line", "aligned straight line", "trained Bezier curve"],
+        rows,
+        caption="loss barrier: highest loss along the path minus the higher endpoint loss",
+    )
+    if not result.pairs:
+        table = '<p class="muted">Fewer than two points: no path to measure.</p>'
+
+    def profiles() -> Any:
+        panels = []
+        for n, (i, j) in enumerate(result.pairs):
+            curves = {"linear": result.profile_linear[i, j]}
+            if result.aligned:
+                curves["aligned"] = result.profile_aligned[i, j]
+            if bezier is not None:
+                curves["bezier"] = bezier["profile"][n]
+            panels.append((f"{labels[i]} -> {labels[j]}", curves))
+        return plot_path_profiles(result.t, panels)
+
+    def matrices() -> Any:
+        found = {"linear": result.barrier_linear}
+        if result.aligned:
+            found["aligned"] = result.barrier_aligned
+        if bezier is not None and "barrier_matrix" in bezier:
+            found["Bezier (aligned ends)" if result.aligned else "Bezier"] = bezier["barrier_matrix"]
+        return plot_barrier_matrices(found, labels, f"loss barriers between minima ({result.group})")
+
+    figures = []
+    if result.pairs:
+        figures = [
+            _figure(
+                matrices,
+                "Barrier matrices: straight line, after aligning units, and along a trained Bezier curve.",
+                f"{result.group} barriers",
+            ),
+            _figure(profiles, "Loss along each path between the points.", f"{result.group} profiles"),
+        ]
+    return f"<h3>Barriers: <code>{_esc(result.group)}</code></h3>" + _notes_html(result.notes) + table + _grid(figures)
+
+
 def _map_section(run: Run) -> Section:
     """The disconnectivity graph and barrier matrices of ``/landscape_map`` (``landscape map``)."""
     if not run.has("landscape_map/minima"):
-        return _not_run_section(
+        return _absent(
+            run,
             "map",
             "Map between minima",
             "No transition states or disconnectivity graph were computed.",
@@ -1048,6 +1347,9 @@ figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 figcaption { font-size: 13px; color: var(--muted); margin-top: 6px; }
 .muted { color: var(--muted); font-size: 14px; }
 .error { color: var(--bad); background: #fef3f2; border-left: 4px solid var(--bad); padding: 6px 10px; font-size: 14px; margin: 6px 0; }
+.banner { background: #fff7e6; border-left: 4px solid #d97706; padding: 8px 12px; margin: 14px 0 0; font-size: 15px; }
+.stale { color: #92400e; background: #fff7e6; border-left: 4px solid #d97706; padding: 6px 10px; font-size: 14px; margin: 6px 0; }
+.success { font-size: 15px; }
 .notrun { background: #f8fafc; border: 1px dashed #b8c4d0; border-radius: 8px; padding: 4px 16px 10px; }
 pre { background: #0f1b2a; color: #e6edf3; border-radius: 6px; padding: 10px 14px; overflow-x: auto; font: 13px/1.45 ui-monospace, "DejaVu Sans Mono", "Liberation Mono", monospace; }
 pre.command { display: inline-block; margin: 2px 0 6px; min-width: 24em; }
@@ -1060,9 +1362,13 @@ footer { color: var(--muted); font-size: 13px; padding: 10px 0 40px; }
 def _cards(run: Run) -> str:
     status = np.asarray(run.status)
     loss = np.asarray(run.final_loss, float)
-    n = status.size
-    finished = status >= 0
-    cards = [("networks", f"{n:,}"), ("converged", _pct(float(np.mean(status == 0))) if n else "&ndash;")]
+    context = _context(run)
+    finished, n = context.finished, context.n_finished
+    cards = [("networks", f"{status.size:,}" + (f" ({n:,} finished)" if n < status.size else ""))]
+    cards.append(("converged", _pct(float(np.sum(status == Status.CONVERGED)) / n) if n else "&ndash;"))
+    found = success_summary(run)
+    if found is not None and found[2]:
+        cards.append(("succeed (task-aware rule)", _pct(found[1] / found[2])))
     finite = loss[finished & np.isfinite(loss)]
     cards.append(("median final loss", _fmt(np.median(finite)) if finite.size else "&ndash;"))
     labelled = _type_labels(run) if run.has("types") else None
@@ -1070,11 +1376,12 @@ def _cards(run: Run) -> str:
         from .stats import wilson_interval
 
         labels, names = labelled
-        for t in names[:3]:
-            count = int(np.sum(labels == t))
-            low, high = wilson_interval(count, labels.size)
+        counted = labels[finished] if labels.size == finished.size else labels
+        for t in [t for t in names if t != "not_run"][:3]:
+            count = int(np.sum(counted == t))
+            low, high = wilson_interval(count, counted.size)
             cards.append(
-                (f"{t} (95% CI {100 * float(low):.1f}-{100 * float(high):.1f}%)", _pct(count / max(labels.size, 1)))
+                (f"{t} (95% CI {100 * float(low):.1f}-{100 * float(high):.1f}%)", _pct(count / max(counted.size, 1)))
             )
     seconds = run.attrs.get("wall_seconds")
     if seconds is not None:
@@ -1088,13 +1395,42 @@ def _cards(run: Run) -> str:
     )
 
 
+def _banners(run: Run) -> str:
+    """Lines above every section: an incomplete run (and how to finish it), stale analyses, a model
+    the commands cannot rebuild."""
+    context = _context(run)
+    lines = []
+    chunk_done = np.asarray(run.chunk_done, bool)
+    if not run.complete or not chunk_done.all():
+        missing, n = int(np.sum(~chunk_done)), int(np.asarray(run.status).size)
+        lines.append(
+            f"Incomplete run: {missing} of {chunk_done.size} chunks not trained ({n - context.n_finished} of {n} "
+            f"networks). Shares below are over the {context.n_finished} finished networks; networks not yet "
+            f"trained are never counted as diverged. Finish it with "
+            f"<code>landscape run --resume --out {_esc(run.path)}</code>."
+        )
+    if context.stale:
+        names = ", ".join(f"<code>/{_esc(name)}</code>" for name in context.stale)
+        lines.append(
+            f"Stale analyses: {names} were computed before the training data changed (e.g. a resumed run); "
+            "their sections say how to recompute them."
+        )
+    if context.problem_reason is not None:
+        lines.append(f"The commands cannot rebuild this run's model: {_esc(context.problem_reason)}")
+    return "".join(f'<div class="banner">{line}</div>' for line in lines)
+
+
 def _page(run: Run, sections: list[Section]) -> str:
     attrs = run.attrs
     try:
         study = run.study
         description = study.description
+        problem = _context(run).problem
+        what = (
+            problem.describe() if problem is not None else f"{attrs.get('model', 'MLP')}; {study.task.n_points} points"
+        )
         recipe = (
-            f"{attrs.get('model', 'MLP')} on {study.task.name} ({study.task.n_points} points); "
+            f"{what}; task {study.task.name}; "
             f"{study.optimizer.name} lr {study.optimizer.learning_rate:g}, {study.train.steps} steps; seed {study.seed}"
         )
     except Exception as err:  # noqa: BLE001
@@ -1104,6 +1440,10 @@ def _page(run: Run, sections: list[Section]) -> str:
         cards = _cards(run)
     except Exception as err:  # noqa: BLE001
         cards = _error_line(f"summary numbers could not be computed: {_one_line(err)}")
+    try:
+        banners = _banners(run)
+    except Exception as err:  # noqa: BLE001
+        banners = _error_line(f"the run's state could not be summarised: {_one_line(err)}")
     nav = "".join(f'<a href="#{s.key}" class="{"" if s.ran else "absent"}">{_esc(s.title)}</a>' for s in sections)
     body = "".join(f'<section id="{s.key}"><h2>{_esc(s.title)}</h2>{s.body}</section>' for s in sections)
     generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
@@ -1129,6 +1469,7 @@ def _page(run: Run, sections: list[Section]) -> str:
 </div></header>
 <nav><div class="wrap">{nav}</div></nav>
 <main class="wrap">
+{banners}
 {body}
 </main>
 <footer><div class="wrap">Generated {_esc(generated)} by <code>landscape report</code> {_esc(__version__)}. Self-contained: figures are embedded, no network access or scripts needed.</div></footer>

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-STATUS_NAMES = {0: "converged", 1: "max_steps", 2: "diverged", -1: "not_run"}  # training.Status codes
-STATUS_COLOURS = {"converged": "#2a9d8f", "max_steps": "#e9c46a", "diverged": "#222222", "not_run": "#bbbbbb"}
+from ..vocabulary import STATUS_COLOURS, STATUS_NAMES
 
 
 def status_figure(names: Sequence[str], counts: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray) -> Figure:
