@@ -217,14 +217,17 @@ def minima_features(
     param_weight: float = 0.5,
     seed: int = 0,
     chunk_size: int = 8192,
+    predict: Callable | None = None,
 ) -> FeatureFn:
-    """The embedding of :mod:`landscape.clustering` for batched MLP parameters.
+    """The embedding of :mod:`landscape.clustering` for batched networks.
 
     Args:
-      final_params: MLP parameters with a leading ``(n,)`` axis on every leaf.
+      final_params: parameters with a leading ``(n,)`` axis on every leaf (the built-in MLP's
+        unless ``predict`` is given).
       probe_x: ``(P, d)`` probe inputs (:func:`probe_points`).
       canonical: ``(n, D_c)`` canonical parameter vectors, or None (function only).
       param_weight: weight of the canonical block relative to the function block.
+      predict: a model of your own: ``(params, x) -> predictions`` of one network (default: the MLP).
 
     Returns:
       ``indices (m,) -> (m, P * o [+ D_c])`` features; each block is divided by its total
@@ -235,9 +238,13 @@ def minima_features(
 
     from .models import activation_function, mlp_apply
 
-    act = activation_function(activation, leaky_slope)
     probe = jnp.asarray(probe_x)
-    predict = jax.jit(jax.vmap(lambda p: mlp_apply(p, probe, act, scalar_output=False).reshape(-1)))
+    if predict is None:
+        act = activation_function(activation, leaky_slope)
+        own = lambda p: mlp_apply(p, probe, act, scalar_output=False).reshape(-1)  # noqa: E731
+    else:
+        own = lambda p: jnp.reshape(predict(p, probe), (-1,))  # noqa: E731
+    batched = jax.jit(jax.vmap(own))
     n = int(jax.tree_util.tree_leaves(final_params)[0].shape[0])
 
     def function_block(indices: np.ndarray) -> np.ndarray:
@@ -247,7 +254,7 @@ def minima_features(
             params = jax.tree_util.tree_map(
                 lambda leaf: np.nan_to_num(np.asarray(leaf)[part]).astype(probe.dtype), final_params
             )
-            out.append(np.asarray(predict(params), dtype=np.float64))
+            out.append(np.asarray(batched(params), dtype=np.float64))
         values = np.concatenate(out) if out else np.zeros((0, probe.shape[0]))
         return np.nan_to_num(values, posinf=0.0, neginf=0.0) / np.sqrt(probe.shape[0])
 
@@ -263,5 +270,29 @@ def minima_features(
 
     def features(indices: np.ndarray) -> np.ndarray:
         return np.concatenate([w * b / s for w, b, s in zip(weights, raw(np.asarray(indices)), scales)], axis=1)
+
+    return features
+
+
+def parameter_features(final_params, final_loss: np.ndarray, seed: int = 0) -> FeatureFn:
+    """An embedding for models whose function cannot be evaluated: raw parameters and log final loss.
+
+    Each block (all parameter leaves flattened; ``log10`` of the final loss) is divided by its total
+    standard deviation over a sample of up to 4096 networks, so the two weigh alike. Parameter
+    symmetries (permutations, rescaling) are *not* removed: symmetric copies may fall apart.
+    """
+    import jax
+
+    leaves = [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(final_params)]
+    n = leaves[0].shape[0]
+    flat = np.nan_to_num(np.concatenate([leaf.reshape(n, -1) for leaf in leaves], axis=1).astype(np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_loss = np.nan_to_num(np.log10(np.asarray(final_loss, float)), nan=0.0, posinf=0.0, neginf=-30.0)[:, None]
+    sample = np.sort(np.random.default_rng(seed).choice(n, min(n, 4096), replace=False))
+    scales = block_scales([flat[sample], log_loss[sample]])
+
+    def features(indices: np.ndarray) -> np.ndarray:
+        indices = np.asarray(indices)
+        return np.concatenate([flat[indices] / scales[0], log_loss[indices] / scales[1]], axis=1)
 
     return features

@@ -2,58 +2,92 @@
 
 The seed's question (``../shared/seed.md``): a 2-3-1 ReLU network learning ``|x|`` ends up
 either as the inverted hexagonal *pyramid*, as a *valley* (a ridge ``|u.x|`` from two
-opposite units) or with dead units. This module says which, for every network, and why.
+opposite units) or with dead units. This module says which, for every network, on any task and
+any model, and why.
 
-**Neuron diagnostics** (one hidden layer ``x -> act(x W + b) A + c``; per hidden unit j):
+Everything starts from the run's :class:`~landscape.problem.Problem` (:func:`classify_run`):
+the learned function is looked at on ``problem.inputs()`` (the data, or draws from the task's
+distribution for a dataset-free study). What applies depends on the model, and what does not is
+said in one printed and stored line:
 
-- ``active_fraction``: share of data points where the pre-activation ``x.w_j + b_j > 0``;
-  a unit is *dead* when it is 0 (ReLU-like activations only: there the unit is then
-  constant, gets no gradient and never recovers).
-- ``significance``: the RMS over the data of the unit's centred contribution
-  ``act(z_j(x)) a_j``, divided by the RMS of the centred function: how much the function
-  changes if the unit is removed and the output bias refitted. Being active on a handful
-  of points does not make a unit significant.
-- canonical form, removing the symmetries of the network: positive rescaling
-  ``(w, b, a) -> (c w, c b, a / c)`` (ReLU-like activations only) gives direction
-  ``w/|w|``, signed offset ``b/|w|`` and amplitude ``a |w|``; hidden-unit permutation is
-  removed by sorting units (significant first, then by the angle of their direction).
-- *merged* units: live units whose canonical hyperplanes coincide (direction and offset
-  within ``merge_tol``); a merged group acts as one unit with the summed amplitude.
-- ``n_significant``: distinct significant live units (merged groups counted once), and the
-  causes for the rest: ``n_dead``, ``n_negligible`` (live but contributing little, e.g. a
-  ~0 output weight), ``n_merged`` (absorbed into another unit's group).
+- **any model with an apply function**: the shape of the function (below) and the rule-free
+  clustering on predictions (:mod:`landscape.clustering`);
+- **the built-in MLP, any depth** (``mlp_reason``): per hidden layer, dead units (zero on every
+  point, for activations with a zero region) and significant units (removing the unit changes
+  the function by more than ``significance`` of its RMS); a ReLU net with every unit of a layer
+  dead is ``dead`` whatever its depth;
+- **one hidden layer** (``unit_reason``): the canonical form of every unit, merged units,
+  the count of linear pieces (faces) and the default task's names;
+- **a model without apply** (``function_reason``): no shape; the clustering uses parameters and
+  final loss only.
 
-**Shape of the function**: ``G = mean_x J(x)^T J(x)``, the input-gradient covariance over
-the data (the "active subspace" matrix of Constantine, Dow & Wang 2014); its *rank* is the
-number of eigenvalues above ``rank_tol * trace(G)``. A ridge function of one projection
-``u.x`` has rank 1; the pyramid has rank 2; a constant has rank 0.
+**Shape of the function**: ``G = mean_x J(x)^T J(x)``, the input-gradient covariance (the
+"active subspace" matrix of Constantine, Dow & Wang 2014); its *rank* is the number of
+eigenvalues above ``rank * trace(G)``. Along each principal direction ``u``, the slope
+``J(x) u`` is *two-sided* when it takes both signs with some weight (a V or a bowl), else
+*one-sided* (a ramp); a one-sided rank-1 function is *kinked* when its nonzero slopes take
+several values (more than one hinge).
 
-**Labels** (one hidden layer, ReLU-like activation, input size 1 or 2 — the seed's setting).
-``k`` counts significant live units (merged groups once); "two-sided" means the slope along a
-principal direction of ``G`` takes both signs (a V or a bowl), "one-sided" a ramp:
+**Unit diagnostics** (one hidden layer ``x -> act(x W + b) A + c``; per hidden unit j):
+``active_fraction`` (share of points with ``x.w_j + b_j > 0``); ``significance`` (RMS over the
+data of the unit's centred contribution over the function's centred RMS); canonical form
+(rescaling removed for positively homogeneous activations: direction ``w/|w|``, offset
+``b/|w|``, amplitude ``a |w|``; units sorted); *merged* units: live units with the same
+hyperplane (within ``merge``) act as one, and units active on *every* point are linear on the
+data, so they are merged into one linear unit before counting; ``n_significant`` counts the
+distinct significant groups; ``faces``: linear pieces of the function over the data (activation
+patterns of the significant units covering at least ``face`` of the points).
 
-=============  =================================================================
-``pyramid``    rank 2, two-sided along both directions, k >= 3: the inverted
-               hexagonal pyramid (and its 4-faced variant with a linear unit)
-``wedge``      rank 2, one-sided along one direction: a fold, a V that tilts
-``valley``     rank 1, two-sided, k >= 2: the ridge ``|u.x|`` (two opposite units,
-               or one hinge plus a unit active everywhere, which is linear there)
-``bent_ramp``  rank 1, one-sided, k >= 2: a monotone ramp with a kink
-``dead``       k <= 1 (a single ramp) or a constant function
-=============  =================================================================
+**Names.** The same word means the same function on every task (shape words, from the function;
+the unit-based ones need the built-in MLP):
 
-Other settings get generic labels ``rank{r}-k{k}of{h}`` (r: gradient rank, k significant
-units of h); ``dead`` stays for ReLU-like nets, ``constant`` for other activations, and
-deeper MLPs get ``rank{r}`` (no unit diagnostics). Networks that did not finish are
-``diverged``, ``not_run`` or ``unconverged``: the step budget ran out *and* the loss was
-still falling (by more than 1% over the last fifth of training); a network that ran out of
-steps on a plateau gets its shape's label, and the table counts those per type. The shape
-label is computed for every network and kept separately (``shape``).
+===============  ===================================================================
+``dead``         a ReLU net with every unit of some hidden layer dead: a constant
+``constant``     gradient rank 0: the function does not vary over the inputs
+``ramp``         rank 1, one-sided, one slope: a single hinge (or a plane)
+``kinked_ramp``  rank 1, one-sided, several slopes: a monotone ramp with kinks
+``ridge``        rank 1, two-sided: ``|u.x|``-like, a V along one direction
+``fold``         rank 2, one-sided along a principal direction (a tilted V, a fold)
+``bowl``         rank 2, two-sided along both directions: a bowl / pyramid
+``rank{r}``      rank r >= 3 (no shape word)
+===============  ===================================================================
+
+On the default task (``euclidean_norm``, 2 inputs, one hidden layer, positively homogeneous
+activation) the seed's names are kept, from the same structure (k: significant groups):
+
+===============  ===================================================================
+``pyramid``      bowl, k >= 3, at least 5 faces: the inverted hexagonal pyramid
+``diamond``      bowl, k >= 3, at most 4 faces: the four-faced pyramid (a unit active
+                 on nearly every point leaves two crossing hinges), a separate minimum
+``valley``       ridge, k >= 2 (two opposite units, or a hinge plus a linear unit)
+``wedge``        fold
+``bent_ramp``    rank 1, one-sided, k >= 2
+``dead``         k <= 1 (a single ramp) or a constant function
+===============  ===================================================================
+
+**Success is separate from shape**: ``problem.success_loss`` (task-aware) decides success; the
+table gives per type the fraction succeeding and the median R². A shape whose members straddle
+success (some below the threshold, some above) is split: the failing ones are ``<shape>_misfit``.
+A type whose final loss (or, with a ``/hessian`` group, top Hessian eigenvalue) is bimodal is
+flagged in the table's note (two-means on the log, Ashman's D > ``bimodal``).
+
+Networks whose training did not end in a minimum keep an outcome label: ``diverged``,
+``unconverged`` (steps ran out and the loss was still falling by more than ``still_improving``
+over the last fifth) and ``not_run`` (its chunk was never trained: never relabelled). The shape
+is computed for every trained network and kept separately (``shape``).
+
+**Teacher tasks** (``task.name == "teacher"``, one-hidden-layer MLP): each teacher unit is matched
+to a student unit by the Hungarian method on the cosine of their ``(w, b)`` directions (scale
+removed); the match error of a network is the mean distance between matched unit directions
+(0: the teacher's hyperplanes recovered). Kuhn (1955), "The Hungarian method for the assignment
+problem", Naval Research Logistics Quarterly 2.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -61,18 +95,39 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .models import activation_function, mlp_apply
+from .models import activation_function, activation_properties, mlp_apply
 from .stats import wilson_interval
+from .types import Params
+from .vocabulary import OUTCOME_TYPES, TYPE_ORDER, Status, ordered_type_names, representative_index
 
-Params = Any
-
-RELU_LIKE = ("relu", "leaky_relu", "linear")  # positively homogeneous: rescaling symmetry
-ZERO_BELOW = ("relu",)  # constant (zero) for negative pre-activation: "dead" is exact
-MAX_STEPS = 1
-STATUS_LABELS = {MAX_STEPS: "unconverged", 2: "diverged", -1: "not_run"}  # training.Status codes
-# preferred order of type names in tables and figures
-TYPE_ORDER = ("pyramid", "valley", "wedge", "bent_ramp", "dead", "constant", "unconverged", "diverged", "not_run")
+MAX_STEPS = int(Status.MAX_STEPS)
+STATUS_LABELS = {MAX_STEPS: "unconverged", int(Status.DIVERGED): "diverged"}  # NOT_RUN is handled apart
 UNIT_CATEGORIES = ("significant", "negligible", "merged", "dead")  # codes 0..3 of units/category
+DEFAULT_TASK = "euclidean_norm"
+MISFIT_SUFFIX = "_misfit"
+Apply = Callable[[Params, jax.Array], jax.Array]  # one network's predictions on (n, d) inputs
+
+__all__ = [
+    "TYPE_ORDER",
+    "Thresholds",
+    "bimodality",
+    "classify_networks",
+    "classify_problem",
+    "classify_run",
+    "format_type_table",
+    "function_shape",
+    "gradient_covariance",
+    "layer_diagnostics",
+    "ordered_type_names",
+    "recent_loss_drop",
+    "shape_labels",
+    "teacher_recovery",
+    "type_labels",
+    "type_representatives",
+    "type_summary",
+    "types_group_arrays",
+    "unit_diagnostics",
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +148,10 @@ class Thresholds:
       still_improving: a network that used its whole step budget is *unconverged* when its
         loss still fell by more than this fraction over the last fifth of training (only
         when ``recent_loss_drop`` is given; otherwise every such network is unconverged).
+      face: an activation pattern is a face (linear piece) when it covers at least this share of points.
+      kink: a rank-1 ramp is kinked when the spread of its nonzero slopes exceeds this fraction of their mean.
+      bimodal: a type's log final loss is flagged bimodal when Ashman's D of its two-means split exceeds this.
+      bimodal_share: ... and the smaller mode holds at least this share of the type.
     """
 
     significance: float = 0.05
@@ -101,13 +160,176 @@ class Thresholds:
     two_sided: float = 0.1
     flat: float = 1e-3
     still_improving: float = 1e-2
+    face: float = 0.03
+    kink: float = 0.1
+    bimodal: float = 3.0
+    bimodal_share: float = 0.05
 
 
 # ---------------------------------------------------------------------------------------------
-# One network.
+# One network: the function's shape (any model with an apply function).
 
 
-def _hidden_output(params: Params, leaky_slope: float) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+def _centred_rms(values: jax.Array) -> jax.Array:
+    """RMS over axis 0 of ``values - mean``, summed over trailing output axes: ``(n, ..., o) -> (...)``."""
+    centred = values - jnp.mean(values, axis=0, keepdims=True)
+    return jnp.sqrt(jnp.sum(jnp.mean(centred**2, axis=0), axis=-1))
+
+
+def _mlp_predict(activation: str, leaky_slope: float) -> Apply:
+    act = activation_function(activation, leaky_slope)
+    return lambda params, x: mlp_apply(params, x, act, scalar_output=False)
+
+
+def _as_matrix(apply: Apply) -> Apply:
+    """``apply`` with outputs as ``(n, o)`` whatever it returns."""
+    return lambda params, x: jnp.reshape(apply(params, x), (x.shape[0], -1))
+
+
+def input_jacobians(
+    params: Params, x: jax.Array, activation: str = "relu", leaky_slope: float = 0.01, apply: Apply | None = None
+) -> jax.Array:
+    """``(n, o, d)`` Jacobians of one network's outputs with respect to its inputs at ``x: (n, d)``.
+
+    ``apply`` (a model's own ``(params, x) -> predictions``) replaces the built-in MLP of ``activation``.
+    """
+    predict = _as_matrix(apply if apply is not None else _mlp_predict(activation, leaky_slope))
+
+    def outputs(point: jax.Array) -> jax.Array:
+        return predict(params, point[None, :])[0]
+
+    return jax.vmap(jax.jacfwd(outputs))(x)
+
+
+def gradient_covariance(
+    params: Params, x: jax.Array, activation: str = "relu", leaky_slope: float = 0.01, apply: Apply | None = None
+) -> jax.Array:
+    """``(d, d)`` input-gradient covariance ``mean_x J(x)^T J(x)`` of one network over ``x: (n, d)``.
+
+    ``J(x)`` is the ``(o, d)`` Jacobian of the outputs with respect to the input. For ReLU
+    networks it is piecewise constant (the derivative at a kink is taken as 0, as JAX does).
+
+    References:
+      Constantine, Dow & Wang (2014), "Active subspace methods in theory and practice",
+      SIAM J. Sci. Comput. 36(4).
+    """
+    jac = input_jacobians(params, x, activation, leaky_slope, apply)
+    return jnp.einsum("nod,noe->de", jac, jac) / x.shape[0]
+
+
+def function_shape(
+    params: Params,
+    x: jax.Array,
+    activation: str = "relu",
+    leaky_slope: float = 0.01,
+    thresholds: Thresholds = Thresholds(),
+    target_scale: float = 0.0,
+    apply: Apply | None = None,
+) -> dict[str, jax.Array]:
+    """The learned function's shape over the inputs ``x: (n, d)`` (one network).
+
+    Returns:
+      ``gradient_spectrum (d,)``: eigenvalues of the input-gradient covariance over its trace,
+      descending; ``gradient_rank ()``: how many exceed ``thresholds.rank`` (0 when flat);
+      ``slope_balance (d,)``: along each principal direction u_i, the smaller of the energies
+      of the positive and negative parts of the slope ``J(x) u_i`` over their sum — near 0
+      for a monotone function (a ramp), up to 0.5 for a V or bowl (slopes of both signs);
+      ``slope_spread ()``: along u_1, the RMS spread of the nonzero slopes ``|J(x) u_1|`` over
+      their mean (0 for one hinge or a plane, larger with kinks); ``function_rms ()``: centred
+      RMS of the function; ``flat ()``: it counts as constant.
+    """
+    predict = _as_matrix(apply if apply is not None else _mlp_predict(activation, leaky_slope))
+    f = predict(params, x)  # (n, o)
+    function_rms = _centred_rms(f)
+    jac = input_jacobians(params, x, activation, leaky_slope, apply)  # (n, o, d)
+    covariance = jnp.einsum("nod,noe->de", jac, jac) / x.shape[0]
+    eigenvalues, vectors = jnp.linalg.eigh(covariance)
+    eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]
+    trace = jnp.sum(eigenvalues)
+    spectrum = jnp.where(trace > 0, eigenvalues / jnp.where(trace > 0, trace, 1.0), 0.0)
+    slopes = jnp.einsum("nod,dk->nok", jac, vectors)  # (n, o, d) along principal directions
+    up = jnp.sum(jnp.maximum(slopes, 0.0) ** 2, axis=(0, 1))
+    down = jnp.sum(jnp.minimum(slopes, 0.0) ** 2, axis=(0, 1))
+    tiny = jnp.finfo(f.dtype).tiny
+    balance = jnp.minimum(up, down) / jnp.maximum(up + down, tiny)
+    along = jnp.abs(slopes[:, 0, 0])  # first output, first principal direction
+    nonzero = along > 1e-3 * jnp.max(along)
+    count = jnp.maximum(jnp.sum(nonzero), 1)
+    mean = jnp.sum(jnp.where(nonzero, along, 0.0)) / count
+    spread = jnp.sqrt(jnp.sum(jnp.where(nonzero, (along - mean) ** 2, 0.0)) / count) / jnp.maximum(mean, tiny)
+    flat = (function_rms <= thresholds.flat * target_scale) | (trace <= 0)
+    rank = jnp.where(flat, 0, jnp.sum(spectrum > thresholds.rank))
+    return {
+        "gradient_spectrum": spectrum,
+        "gradient_rank": rank.astype(jnp.int32),
+        "slope_balance": balance,
+        "slope_spread": spread,
+        "function_rms": function_rms,
+        "flat": flat,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# One built-in MLP: units per layer (any depth) and the canonical form (one hidden layer).
+
+
+def _masked_mlp(params: Params, x: jax.Array, act: Callable, masks: list[jax.Array]) -> tuple[jax.Array, list]:
+    """Forward pass with each hidden layer's output multiplied by ``masks[l] (h_l,)``; also the pre-activations."""
+    h, pre = x, []
+    for layer, mask in zip(params[:-1], masks):
+        z = h @ layer["w"] + (layer["b"] if "b" in layer else 0.0)
+        pre.append(z)
+        h = act(z) * mask
+    out = h @ params[-1]["w"] + (params[-1]["b"] if "b" in params[-1] else 0.0)
+    return out, pre
+
+
+def layer_diagnostics(
+    params: Params,
+    x: jax.Array,
+    activation: str = "relu",
+    leaky_slope: float = 0.01,
+    thresholds: Thresholds = Thresholds(),
+    flat: jax.Array | bool = False,
+) -> dict[str, jax.Array]:
+    """Per hidden layer of one built-in MLP (any depth) on ``x: (n, d)``: dead and significant units.
+
+    A unit is *dead* when its activation has a zero region and its pre-activation is never
+    positive on ``x``; *significant* when removing it (its output set to 0) changes the function
+    by a centred RMS above ``thresholds.significance`` of the function's centred RMS.
+
+    Returns ``layer_dead (L,)``, ``layer_significant (L,)``, ``layer_width (L,)`` and
+    ``dead_layer ()`` (every unit of some layer dead).
+    """
+    act = activation_function(activation, leaky_slope)
+    widths = [int(layer["w"].shape[1]) for layer in params[:-1]]
+    ones = [jnp.ones(h, x.dtype) for h in widths]
+    f, pre = _masked_mlp(params, x, act, ones)
+    scale = jnp.maximum(_centred_rms(f), jnp.finfo(x.dtype).tiny)
+    zero_region = activation_properties(activation).zero_region
+    dead, significant = [], []
+    for i, h in enumerate(widths):
+        is_dead = jnp.all(pre[i] <= 0, axis=0) if zero_region else jnp.zeros(h, bool)
+
+        def removed(mask: jax.Array, i: int = i) -> jax.Array:
+            masks = ones[:i] + [mask] + ones[i + 1 :]
+            return _masked_mlp(params, x, act, masks)[0]
+
+        changed = jax.vmap(removed)(1.0 - jnp.eye(h, dtype=x.dtype))  # (h, n, o)
+        significance = jax.vmap(lambda g: _centred_rms(f - g))(changed) / scale
+        dead.append(jnp.sum(is_dead))
+        significant.append(jnp.sum((significance > thresholds.significance) & ~is_dead & ~jnp.asarray(flat)))
+    layer_dead = jnp.stack(dead).astype(jnp.int32)
+    width = jnp.asarray(widths, jnp.int32)
+    return {
+        "layer_dead": layer_dead,
+        "layer_significant": jnp.stack(significant).astype(jnp.int32),
+        "layer_width": width,
+        "dead_layer": jnp.any(layer_dead == width),
+    }
+
+
+def _hidden_output(params: Params) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """``W (d, h)``, ``b (h,)``, ``A (h, o)``, ``c (o,)`` of a one-hidden-layer MLP."""
     first, last = params[0], params[-1]
     w = first["w"]
@@ -117,71 +339,17 @@ def _hidden_output(params: Params, leaky_slope: float) -> tuple[jax.Array, jax.A
     return w, b, a, c
 
 
-def _centred_rms(values: jax.Array) -> jax.Array:
-    """RMS over axis 0 of ``values - mean``, summed over trailing output axes: ``(n, ..., o) -> (...)``."""
-    centred = values - jnp.mean(values, axis=0, keepdims=True)
-    return jnp.sqrt(jnp.sum(jnp.mean(centred**2, axis=0), axis=-1))
-
-
-def gradient_covariance(params: Params, x: jax.Array, activation: str = "relu", leaky_slope: float = 0.01) -> jax.Array:
-    """``(d, d)`` input-gradient covariance ``mean_x J(x)^T J(x)`` of one MLP over ``x: (n, d)``.
-
-    ``J(x)`` is the ``(o, d)`` Jacobian of the outputs with respect to the input. For ReLU
-    networks it is piecewise constant (the derivative at a kink is taken as 0, as JAX does).
-
-    References:
-      Constantine, Dow & Wang (2014), "Active subspace methods in theory and practice",
-      SIAM J. Sci. Comput. 36(4).
-    """
-    jac = input_jacobians(params, x, activation, leaky_slope)
-    return jnp.einsum("nod,noe->de", jac, jac) / x.shape[0]
-
-
-def input_jacobians(params: Params, x: jax.Array, activation: str = "relu", leaky_slope: float = 0.01) -> jax.Array:
-    """``(n, o, d)`` Jacobians of one MLP's outputs with respect to its inputs at ``x: (n, d)``."""
-    act = activation_function(activation, leaky_slope)
-
-    def outputs(point: jax.Array) -> jax.Array:
-        return mlp_apply(params, point[None, :], act, scalar_output=False)[0]
-
-    return jax.vmap(jax.jacfwd(outputs))(x)
-
-
-def function_shape(
-    params: Params, x: jax.Array, activation: str, leaky_slope: float, thresholds: Thresholds, target_scale: float
-) -> dict[str, jax.Array]:
-    """The learned function's shape over the data ``x: (n, d)``.
-
-    Returns:
-      ``gradient_spectrum (d,)``: eigenvalues of the input-gradient covariance over its trace,
-      descending; ``gradient_rank ()``: how many exceed ``thresholds.rank`` (0 when flat);
-      ``slope_balance (d,)``: along each principal direction u_i, the smaller of the energies
-      of the positive and negative parts of the slope ``J(x) u_i`` over their sum — near 0
-      for a monotone function (a ramp), up to 0.5 for a V or bowl (slopes of both signs);
-      ``function_rms ()``: centred RMS of the function; ``flat ()``: it counts as constant.
-    """
-    act = activation_function(activation, leaky_slope)
-    f = mlp_apply(params, x, act, scalar_output=False)  # (n, o)
-    function_rms = _centred_rms(f)
-    jac = input_jacobians(params, x, activation, leaky_slope)  # (n, o, d)
-    covariance = jnp.einsum("nod,noe->de", jac, jac) / x.shape[0]
-    eigenvalues, vectors = jnp.linalg.eigh(covariance)
-    eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]
-    trace = jnp.sum(eigenvalues)
-    spectrum = jnp.where(trace > 0, eigenvalues / jnp.where(trace > 0, trace, 1.0), 0.0)
-    slopes = jnp.einsum("nod,dk->nok", jac, vectors)  # (n, o, d) along principal directions
-    up = jnp.sum(jnp.maximum(slopes, 0.0) ** 2, axis=(0, 1))
-    down = jnp.sum(jnp.minimum(slopes, 0.0) ** 2, axis=(0, 1))
-    balance = jnp.minimum(up, down) / jnp.maximum(up + down, jnp.finfo(f.dtype).tiny)
-    flat = (function_rms <= thresholds.flat * target_scale) | (trace <= 0)
-    rank = jnp.where(flat, 0, jnp.sum(spectrum > thresholds.rank))
-    return {
-        "gradient_spectrum": spectrum,
-        "gradient_rank": rank.astype(jnp.int32),
-        "slope_balance": balance,
-        "function_rms": function_rms,
-        "flat": flat,
-    }
+def _count_faces(active: jax.Array, use: jax.Array, min_share: float) -> jax.Array:
+    """Activation patterns of the units in ``use (h,)`` over points ``active (n, h)`` covering ``>= min_share``."""
+    n, h = active.shape
+    if h > 30:
+        return jnp.asarray(-1, jnp.int32)
+    codes = jnp.sum((active & use[None, :]).astype(jnp.int32) * (2 ** jnp.arange(h, dtype=jnp.int32)), axis=1)
+    ordered = jnp.sort(codes)
+    starts = jnp.concatenate([jnp.ones(1, bool), ordered[1:] != ordered[:-1]])
+    run = jnp.cumsum(starts) - 1
+    counts = jax.ops.segment_sum(jnp.ones(n, jnp.int32), run, num_segments=n)
+    return jnp.sum(counts >= min_share * n).astype(jnp.int32)
 
 
 def unit_diagnostics(
@@ -200,33 +368,39 @@ def unit_diagnostics(
       ``group (h,)`` (index of the unit leading its merged group; itself if unmerged),
       ``category (h,)`` (0 significant, 1 negligible, 2 merged into another, 3 dead),
       ``order (h,)`` (canonical order: ``units[order]`` is sorted), ``n_significant``,
-      ``n_dead``, ``n_negligible``, ``n_merged``, ``n_linear`` (significant units active on
-      every point, hence linear there) (scalars), ``canonical (h * (d + 1 + o),)``: for clustering, the
-      significant groups' (direction, offset, summed amplitude), zeros for the other units,
-      each coordinate sorted over units (permutation invariant and continuous).
+      ``n_dead``, ``n_negligible``, ``n_merged``, ``n_linear`` (significant groups active on
+      every point, hence linear there), ``faces`` (linear pieces over the data) (scalars),
+      ``canonical (h * (d + 1 + o),)``: for clustering, the significant groups' (direction,
+      offset, summed amplitude) — for the linear group, the direction of its summed gradient —
+      zeros for the other units, each coordinate sorted over units (permutation invariant).
     """
     act = activation_function(activation, leaky_slope)
-    w, b, a, _ = _hidden_output(params, leaky_slope)
+    properties = activation_properties(activation)
+    w, b, a, _ = _hidden_output(params)
     d, h = w.shape
     z = x @ w + b  # (n, h)
     contribution = act(z)[:, :, None] * a[None, :, :]  # (n, h, o)
     function_rms = _centred_rms(jnp.sum(contribution, axis=1))
     scale = jnp.maximum(function_rms, jnp.finfo(z.dtype).tiny)
-    active_fraction = jnp.mean(z > 0, axis=0)
+    active = z > 0
+    active_fraction = jnp.mean(active, axis=0)
     significance = _centred_rms(contribution) / scale  # (h,)
 
-    if activation in RELU_LIKE:
+    if properties.positively_homogeneous:
         norm = jnp.linalg.norm(w, axis=0)
         safe = jnp.where(norm > 0, norm, 1.0)
         direction, offset, amplitude = (w / safe).T, b / safe, a * norm[:, None]
     else:
         direction, offset, amplitude = w.T, b, a
-    dead = (active_fraction == 0) if activation in ZERO_BELOW else jnp.zeros(h, bool)
-
-    # merged groups: transitive closure of "same hyperplane" among live units
-    gap = jnp.sqrt(jnp.sum((direction[:, None] - direction[None]) ** 2, -1) + (offset[:, None] - offset[None]) ** 2)
+    dead = (active_fraction == 0) if properties.zero_region else jnp.zeros(h, bool)
     live = ~dead
-    adjacency = (gap < thresholds.merge) & live[:, None] & live[None, :] | jnp.eye(h, dtype=bool)
+    # units active on every point are linear there (piecewise-linear activations): one linear unit
+    linear = live & (active_fraction == 1) & properties.piecewise_linear
+
+    # merged groups: transitive closure of "same hyperplane" (or "both linear") among live units
+    gap = jnp.sqrt(jnp.sum((direction[:, None] - direction[None]) ** 2, -1) + (offset[:, None] - offset[None]) ** 2)
+    same = (gap < thresholds.merge) | (linear[:, None] & linear[None, :])
+    adjacency = same & live[:, None] & live[None, :] | jnp.eye(h, dtype=bool)
     reach = adjacency
     for _ in range(max(1, int(np.ceil(np.log2(max(h, 2)))))):
         reach = reach | ((reach.astype(jnp.int32) @ reach.astype(jnp.int32)) > 0)
@@ -239,17 +413,25 @@ def unit_diagnostics(
     category = jnp.where(dead, 3, jnp.where(~leader, 2, jnp.where(group_significant, 0, 1)))
 
     group_amplitude = membership @ amplitude  # (g, o) summed over members
-    # canonical order: category, then angle of the direction (first two components)
+    # the linear group: direction of its summed gradient sum_j a_j w_j, offset 0, amplitude its length
+    gradient = jnp.einsum("dh,ho->do", w * linear[None, :], a)[:, 0]  # (d,) first output
+    length = jnp.linalg.norm(gradient)
+    linear_direction = gradient / jnp.where(length > 0, length, 1.0)
+    linear_leader = leader & linear
+    canonical_direction = jnp.where(linear_leader[:, None], linear_direction[None, :], direction)
+    canonical_offset = jnp.where(linear_leader, 0.0, offset)
+    canonical_amplitude = jnp.where(linear_leader[:, None], length, group_amplitude)
     if d >= 2:
         angle = jnp.arctan2(direction[:, 1], direction[:, 0]) + jnp.pi
     else:
         angle = jnp.sign(direction[:, 0]) + 1.0
     order = jnp.lexsort((offset, angle, category))  # category first, ties broken by angle, then offset
     keep = (category == 0)[:, None]
-    per_unit = jnp.concatenate([direction, offset[:, None], group_amplitude], axis=1) * keep
+    per_unit = jnp.concatenate([canonical_direction, canonical_offset[:, None], canonical_amplitude], axis=1) * keep
     # each coordinate sorted over units: permutation invariant and, unlike sorting whole rows
     # by an angle, continuous in the parameters (no jump where two angles swap or wrap)
     canonical = jnp.sort(per_unit, axis=0).T.reshape(-1)
+    significant_leaders = (category == 0) & ~linear  # the linear group has one pattern: no face boundary
 
     return {
         "active_fraction": active_fraction,
@@ -264,7 +446,8 @@ def unit_diagnostics(
         "n_negligible": jnp.sum(category == 1).astype(jnp.int32),
         "n_merged": jnp.sum(category == 2).astype(jnp.int32),
         "n_dead": jnp.sum(category == 3).astype(jnp.int32),
-        "n_linear": jnp.sum((category == 0) & (active_fraction == 1)).astype(jnp.int32),
+        "n_linear": jnp.sum((category == 0) & linear).astype(jnp.int32),
+        "faces": _count_faces(active, significant_leaders, thresholds.face),
         "canonical": canonical,
     }
 
@@ -273,48 +456,108 @@ def unit_diagnostics(
 # Labels from diagnostics (NumPy, vectorised over networks).
 
 
+def shape_words(
+    rank: np.ndarray, slope_balance: np.ndarray, slope_spread: np.ndarray, thresholds: Thresholds = Thresholds()
+) -> np.ndarray:
+    """``(n,)`` task-independent shape words from the function alone (see the module's first table).
+
+    Args: rank ``(n,)``; slope_balance ``(n, d)``; slope_spread ``(n,)`` (:func:`function_shape`).
+    """
+    rank = np.asarray(rank)
+    balance = np.asarray(slope_balance).reshape(rank.shape[0], -1)
+    two_sided = balance > thresholds.two_sided
+    kinked = np.asarray(slope_spread) > thresholds.kink
+    words = np.char.add("rank", rank.astype(str)).astype(object)
+    words[rank == 0] = "constant"
+    one = rank == 1
+    words[one & two_sided[:, 0]] = "ridge"
+    words[one & ~two_sided[:, 0] & kinked] = "kinked_ramp"
+    words[one & ~two_sided[:, 0] & ~kinked] = "ramp"
+    if balance.shape[1] >= 2:
+        bowl = two_sided[:, :2].all(axis=1)
+        words[(rank == 2) & bowl] = "bowl"
+        words[(rank == 2) & ~bowl] = "fold"
+    return words
+
+
 def shape_labels(
     rank: np.ndarray,
     slope_balance: np.ndarray,
     n_significant: np.ndarray | None,
     width: int | None,
     in_dim: int,
-    activation: str,
+    activation: str | None,
     thresholds: Thresholds = Thresholds(),
+    *,
+    slope_spread: np.ndarray | None = None,
+    faces: np.ndarray | None = None,
+    dead_layer: np.ndarray | None = None,
+    default_names: bool | None = None,
 ) -> np.ndarray:
-    """``(n,)`` shape labels from the gradient rank, slope balance and significant units.
+    """``(n,)`` shape labels: the default task's names where they apply, else the shape words.
 
     Args:
-      rank: ``(n,)`` gradient ranks; slope_balance: ``(n, d)`` (see :func:`function_shape`).
-      n_significant: ``(n,)`` significant live units, or None for deeper MLPs.
-      width: hidden units per network; in_dim: input size; activation: its name.
+      rank: ``(n,)`` gradient ranks; slope_balance: ``(n, d)``; slope_spread: ``(n,)``
+        (:func:`function_shape`; None: every ramp counts as kinked).
+      n_significant: ``(n,)`` significant live groups (one hidden layer), or None.
+      width: hidden units per network; in_dim: input size; activation: its name (None: a model of your own).
+      faces: ``(n,)`` linear pieces (one hidden layer), or None (then a bowl with k >= 3 is a pyramid).
+      dead_layer: ``(n,)`` bool, every unit of some hidden layer dead (built-in MLP), or None.
+      default_names: use the default task's names (pyramid, diamond, valley, wedge, bent_ramp, dead);
+        None: wherever they apply (one hidden layer, positively homogeneous activation, <= 2 inputs).
     """
     rank = np.asarray(rank)
-    if n_significant is None:  # deeper MLPs: the function's rank only
-        return np.where(rank == 0, "constant", np.char.add("rank", rank.astype(str))).astype(object)
+    n = rank.shape[0]
+    spread = np.full(n, np.inf) if slope_spread is None else np.asarray(slope_spread)
+    words = shape_words(rank, slope_balance, spread, thresholds)
+    homogeneous = activation_properties(activation).positively_homogeneous
+    applicable = n_significant is not None and homogeneous and in_dim <= 2
+    if default_names is None:
+        default_names = applicable
+    if dead_layer is not None:
+        words[np.asarray(dead_layer, bool) & (rank == 0)] = "dead"
+    if not (default_names and applicable):
+        return words
     k = np.asarray(n_significant)
-    balance = np.asarray(slope_balance)
-    two_sided = balance > thresholds.two_sided
-    generic = np.char.add(
+    labels = np.char.add(
         np.char.add(np.char.add("rank", rank.astype(str)), np.char.add("-k", k.astype(str))), f"of{width}"
     )
-    labels = generic.astype(object)
-    relu_like = activation in RELU_LIKE
-    low = (k <= 1) | (rank == 0)
-    if relu_like and in_dim <= 2:
-        bowl = two_sided[:, : min(2, in_dim)].all(axis=1)
-        labels[(rank == 2) & (k >= 3) & bowl] = "pyramid"
-        labels[(rank == 2) & ~bowl] = "wedge"
-        labels[(rank == 1) & two_sided[:, 0]] = "valley"
-        labels[(rank == 1) & ~two_sided[:, 0]] = "bent_ramp"
-    labels[low] = "dead" if relu_like else "constant"
+    labels = labels.astype(object)
+    face_count = np.full(n, 6) if faces is None else np.asarray(faces)
+    bowl, fold = words == "bowl", words == "fold"
+    labels[bowl & (k >= 3) & ((face_count >= 5) | (face_count < 0))] = "pyramid"
+    labels[bowl & (k >= 3) & (face_count >= 0) & (face_count <= 4)] = "diamond"
+    labels[fold] = "wedge"
+    labels[words == "ridge"] = "valley"
+    labels[(rank == 1) & np.isin(words, ("ramp", "kinked_ramp"))] = "bent_ramp"
+    labels[(k <= 1) | (rank == 0)] = "dead"
     return labels
 
 
-def _is_one_hidden_layer(params: Params) -> bool:
+def _is_mlp(params: Params) -> bool:
     return (
-        isinstance(params, (list, tuple)) and len(params) == 2 and all(isinstance(p, dict) and "w" in p for p in params)
+        isinstance(params, (list, tuple))
+        and len(params) >= 2
+        and all(isinstance(p, dict) and "w" in p and np.ndim(p["w"]) == 3 for p in params)
     )
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled_diagnostics(
+    activation: str, leaky_slope: float, thresholds: Thresholds, mlp: bool, one_layer: bool, apply: Apply | None
+) -> Callable:
+    """``jit(vmap(diagnostics of one network))(params (n, ...), x, target_scale)``, compiled once per setting."""
+
+    def one(params: Params, x: jax.Array, scale: jax.Array) -> dict[str, jax.Array]:
+        params = jax.tree_util.tree_map(lambda leaf: leaf.astype(x.dtype), params)
+        out = function_shape(params, x, activation, leaky_slope, thresholds, scale, apply)
+        if mlp:
+            out.update(layer_diagnostics(params, x, activation, leaky_slope, thresholds, out["flat"]))
+        if one_layer:
+            out.update(unit_diagnostics(params, x, activation, leaky_slope, thresholds, out["flat"]))
+        return out
+
+    return jax.jit(jax.vmap(one, in_axes=(0, None, None)))
 
 
 def classify_networks(
@@ -328,47 +571,49 @@ def classify_networks(
     target_scale: float | None = None,
     recent_loss_drop: np.ndarray | None = None,
     chunk_size: int = 2048,
+    *,
+    apply: Apply | None = None,
+    default_names: bool | None = None,
 ) -> dict[str, np.ndarray]:
-    """Diagnose and label a batch of MLPs (leading axis n on every parameter leaf).
+    """Diagnose and label a batch of networks (leading axis n on every parameter leaf).
 
     Args:
-      final_params: batched MLP parameters ``[{"w": (n, d, h), "b": (n, h)}, ..., output]``.
-      x: ``(n_points, d)`` the data the networks were trained on.
-      final_loss: ``(n,)``; status: ``(n,)`` int codes of :class:`landscape.training.Status`.
-      activation, leaky_slope: the hidden activation.
+      final_params: batched parameters; the built-in MLP's ``[{"w": (n, d, h), "b": (n, h)}, ..., output]``
+        unless ``apply`` is given.
+      x: ``(n_points, d)`` the inputs the function is looked at on.
+      final_loss: ``(n,)``; status: ``(n,)`` int codes of :class:`landscape.vocabulary.Status`.
+      activation, leaky_slope: the built-in MLP's hidden activation.
       thresholds: rule tolerances (:class:`Thresholds`).
       target_scale: the target's centred RMS; enables the "flat function" test.
       recent_loss_drop: ``(n,)`` relative loss decrease over the end of training
         (:func:`recent_loss_drop`); decides which max-steps networks are still moving.
       chunk_size: networks per compiled batch (bounds memory).
+      apply: a model of your own, ``(params, x) -> predictions`` for one network: only the
+        function's shape is computed (no unit diagnostics).
+      default_names: see :func:`shape_labels` (None: wherever they apply).
 
     Returns:
-      ``label (n,)`` str (status labels override the shape), ``shape (n,)`` str,
-      ``gradient_rank (n,)``, ``gradient_spectrum (n, d)``, ``function_rms (n,)`` and, for
-      one-hidden-layer MLPs, the per-unit arrays of :func:`unit_diagnostics` with a leading
-      ``(n,)`` axis plus ``cause (n,)`` str ("k=3 of 3; dead 0, negligible 0, merged 0").
+      ``label (n,)`` str (outcome labels override the shape; ``not_run`` is kept), ``shape (n,)``
+      str, ``gradient_rank (n,)``, ``gradient_spectrum (n, d)``, ``slope_balance (n, d)``,
+      ``slope_spread (n,)``, ``function_rms (n,)``; for the built-in MLP ``layer_dead``,
+      ``layer_significant (n, L)``, ``dead_layer (n,)``; for one hidden layer the per-unit arrays of
+      :func:`unit_diagnostics` with a leading ``(n,)`` axis plus ``cause (n,)`` str
+      ("k=3 of 3; dead 0, negligible 0, merged 0"); for deeper MLPs ``cause`` per layer.
     """
+    from .batching import chunked_map
+
     x = jnp.asarray(x)
     leaves = jax.tree_util.tree_leaves(final_params)
     n = int(leaves[0].shape[0])
-    one_layer = _is_one_hidden_layer(final_params)
+    mlp = apply is None and _is_mlp(final_params)
+    if apply is None and not mlp:
+        raise ValueError("classify_networks: parameters are not a built-in MLP's; pass the model's apply")
+    one_layer = mlp and len(final_params) == 2
     scale = float(target_scale) if target_scale is not None else 0.0
-
-    def one(params: Params) -> dict[str, jax.Array]:
-        params = jax.tree_util.tree_map(lambda leaf: leaf.astype(x.dtype), params)
-        out = function_shape(params, x, activation, leaky_slope, thresholds, scale)
-        if one_layer:
-            out.update(unit_diagnostics(params, x, activation, leaky_slope, thresholds, out["flat"]))
-        return out
-
-    batched = jax.jit(jax.vmap(one))
-    parts: list[dict[str, np.ndarray]] = []
-    for start in range(0, n, chunk_size):
-        chunk = jax.tree_util.tree_map(
-            lambda leaf: np.nan_to_num(np.asarray(leaf[start : start + chunk_size])), final_params
-        )
-        parts.append(jax.tree_util.tree_map(np.asarray, batched(chunk)))
-    result = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    batched = _compiled_diagnostics(activation, float(leaky_slope), thresholds, mlp, one_layer, apply)
+    clean = jax.tree_util.tree_map(lambda leaf: np.nan_to_num(np.asarray(leaf)), final_params)
+    result = chunked_map(lambda chunk: batched(chunk, x, jnp.asarray(scale, x.dtype)), clean, chunk_size)
+    result = {key: np.asarray(value) for key, value in result.items()}
 
     in_dim = int(x.shape[1])
     width = int(result["active_fraction"].shape[1]) if one_layer else None
@@ -378,17 +623,23 @@ def classify_networks(
         result.get("n_significant"),
         width,
         in_dim,
-        activation,
+        activation if apply is None else None,
         thresholds,
+        slope_spread=result["slope_spread"],
+        faces=result.get("faces"),
+        dead_layer=result.get("dead_layer"),
+        default_names=default_names,
     )
     status = np.asarray(status)
     label = shape.copy()
     moving = (
         np.ones(n, bool) if recent_loss_drop is None else ~(np.asarray(recent_loss_drop) <= thresholds.still_improving)
     )
-    for code, name in STATUS_LABELS.items():
-        label[(status == code) & (moving if code == MAX_STEPS else True)] = name
-    label[~np.isfinite(np.asarray(final_loss))] = "diverged"
+    label[(status == MAX_STEPS) & moving] = "unconverged"
+    label[(status == int(Status.DIVERGED)) | ~np.isfinite(np.asarray(final_loss, float))] = "diverged"
+    not_run = status == int(Status.NOT_RUN)
+    label[not_run] = "not_run"  # never relabelled: a network that was not trained is not a diverged one
+    shape[not_run] = "not_run"
     result["shape"] = shape.astype(str)
     result["label"] = label.astype(str)
     if one_layer:
@@ -398,6 +649,19 @@ def classify_networks(
                 for k, dd, ng, mg in zip(
                     result["n_significant"], result["n_dead"], result["n_negligible"], result["n_merged"]
                 )
+            ]
+        )
+    elif mlp:
+        widths = result["layer_width"][0]
+        result["cause"] = np.array(
+            [
+                "significant "
+                + "/".join(map(str, s))
+                + " of "
+                + "/".join(map(str, widths))
+                + "; dead "
+                + "/".join(map(str, dd))
+                for s, dd in zip(result["layer_significant"], result["layer_dead"])
             ]
         )
     return result
@@ -424,13 +688,138 @@ def recent_loss_drop(
 
 
 # ---------------------------------------------------------------------------------------------
+# Teacher recovery.
+
+
+def teacher_recovery(
+    student_w: np.ndarray, student_b: np.ndarray, teacher_w: np.ndarray, teacher_b: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Match each teacher unit to a student unit, per network (Hungarian method, Kuhn 1955).
+
+    Units are compared by the direction of ``(w, b)`` (scale removed: the rescaling symmetry of
+    positively homogeneous units); the cost is minus the cosine (scipy's ``linear_sum_assignment``).
+
+    Args:
+      student_w: ``(n, d, h)``, student_b: ``(n, h)``: a batch of students' first layers.
+      teacher_w: ``(d, k)``, teacher_b: ``(k,)`` with ``k <= h``.
+
+    Returns:
+      ``match (n, k)``: student unit of each teacher unit; ``cosine (n, k)``; ``error (n,)``: mean
+      over teacher units of ``|u_student - u_teacher|`` (unit directions; 0 = recovered, up to 2).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    def directions(w: np.ndarray, b: np.ndarray) -> np.ndarray:  # (..., d, h), (..., h) -> (..., h, d + 1)
+        both = np.concatenate([np.swapaxes(w, -1, -2), b[..., None]], axis=-1)
+        norm = np.linalg.norm(both, axis=-1, keepdims=True)
+        return both / np.where(norm > 0, norm, 1.0)
+
+    teacher = directions(np.asarray(teacher_w, float), np.asarray(teacher_b, float))  # (k, d+1)
+    students = directions(np.nan_to_num(np.asarray(student_w, float)), np.nan_to_num(np.asarray(student_b, float)))
+    cosine_all = np.einsum("nhe,ke->nkh", students, teacher)  # (n, k, h)
+    n, k, h = cosine_all.shape
+    match = np.full((n, k), -1, np.int64)
+    cosine = np.full((n, k), np.nan)
+    if k > h:
+        return {"match": match, "cosine": cosine, "error": np.full(n, np.nan)}
+    for i in range(n):
+        rows, cols = linear_sum_assignment(-cosine_all[i])
+        match[i, rows] = cols
+        cosine[i, rows] = cosine_all[i, rows, cols]
+    error = np.mean(np.sqrt(np.maximum(2.0 - 2.0 * cosine, 0.0)), axis=1)
+    return {"match": match, "cosine": cosine, "error": error}
+
+
+# ---------------------------------------------------------------------------------------------
+# Over the population: success splits, bimodality.
+
+
+def split_by_success(labels: np.ndarray, final_loss: np.ndarray, success_loss: float | None) -> np.ndarray:
+    """Labels with every shape whose members straddle success split: the failing ones ``<shape>_misfit``.
+
+    Outcome labels (diverged, unconverged, not_run) are left alone; nothing changes without a threshold.
+    """
+    labels = np.asarray(labels).astype(object)
+    if success_loss is None:
+        return labels.astype(str)
+    loss = np.asarray(final_loss, float)
+    success = np.isfinite(loss) & (loss < success_loss)
+    for name in set(labels.tolist()) - set(OUTCOME_TYPES):
+        members = labels == name
+        if np.any(members & success) and np.any(members & ~success):
+            labels[members & ~success] = name + MISFIT_SUFFIX
+    return labels.astype(str)
+
+
+def bimodality(values: np.ndarray, min_share: float = 0.05) -> dict[str, float] | None:
+    """Two-means split of ``log10(values)`` (positive finite ones): Ashman's D and the two modes.
+
+    Ashman's D = sqrt(2) |m1 - m2| / sqrt(s1^2 + s2^2) (Ashman, Bird & Zepf 1994, AJ 108); D > 2 is
+    the usual threshold of a clean separation of two Gaussian modes. Returns None when fewer than
+    20 values or a mode would hold less than ``min_share`` of them; else ``D``, ``low``, ``high``
+    (geometric means of the modes), ``n_low``, ``n_high``, ``cut`` (the split value).
+    """
+    values = np.asarray(values, float)
+    values = np.sort(values[np.isfinite(values) & (values > 0)])
+    if values.size < 20:
+        return None
+    logs = np.log10(values)
+    m = logs.size
+    smallest = max(1, int(np.ceil(min_share * m)))
+    cumulative = np.cumsum(logs)
+    cumulative_sq = np.cumsum(logs**2)
+    best, best_i = np.inf, -1
+    for i in range(smallest, m - smallest + 1):  # left = logs[:i]
+        left_var = cumulative_sq[i - 1] - cumulative[i - 1] ** 2 / i
+        right_n = m - i
+        right_sum = cumulative[-1] - cumulative[i - 1]
+        right_var = (cumulative_sq[-1] - cumulative_sq[i - 1]) - right_sum**2 / right_n
+        if left_var + right_var < best:
+            best, best_i = left_var + right_var, i
+    if best_i < 0:
+        return None
+    left, right = logs[:best_i], logs[best_i:]
+    spread = np.sqrt(left.var() + right.var())
+    distance = np.sqrt(2.0) * abs(right.mean() - left.mean()) / max(spread, 1e-12)
+    return {
+        "D": float(distance),
+        "low": float(10 ** left.mean()),
+        "high": float(10 ** right.mean()),
+        "n_low": int(left.size),
+        "n_high": int(right.size),
+        "cut": float(10 ** (0.5 * (left[-1] + right[0]))),
+    }
+
+
+def bimodal_notes(
+    labels: np.ndarray,
+    names: list[str],
+    final_loss: np.ndarray,
+    lambda_max: np.ndarray | None = None,
+    thresholds: Thresholds = Thresholds(),
+) -> list[str]:
+    """Per type: a note when its final loss (or top Hessian eigenvalue) is bimodal, else ""."""
+    notes = []
+    labels = np.asarray(labels)
+    for name in names:
+        members = labels == name
+        parts = []
+        if name not in OUTCOME_TYPES:
+            for what, values in (("final loss", final_loss), ("lambda_max", lambda_max)):
+                if values is None:
+                    continue
+                found = bimodality(np.asarray(values, float)[members], thresholds.bimodal_share)
+                if found is not None and found["D"] > thresholds.bimodal:
+                    parts.append(
+                        f"bimodal {what} (Ashman D {found['D']:.1f}): {found['n_low']} near {found['low']:.2g}, "
+                        f"{found['n_high']} near {found['high']:.2g}"
+                    )
+        notes.append("; ".join(parts))
+    return notes
+
+
+# ---------------------------------------------------------------------------------------------
 # Summaries.
-
-
-def ordered_type_names(labels: np.ndarray) -> list[str]:
-    """Distinct labels, known types in :data:`TYPE_ORDER` first, then the rest sorted."""
-    present = set(np.asarray(labels).tolist())
-    return [t for t in TYPE_ORDER if t in present] + sorted(present - set(TYPE_ORDER))
 
 
 def type_summary(
@@ -439,21 +828,27 @@ def type_summary(
     names: list[str] | None = None,
     confidence: float = 0.95,
     causes: np.ndarray | None = None,
+    *,
+    success_loss: float | None = None,
+    r_squared: np.ndarray | None = None,
+    function_rms: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per type: count, fraction, Wilson CI, loss min/median/max and a representative.
+    """Per type: count, fraction, Wilson CI, loss min/median/max, success, R² and a representative.
 
-    The representative is the network whose final loss is nearest the type's median loss; with
-    ``causes`` (n,), it is chosen among the networks with the type's most common cause, so that
-    it looks like most of its type. Returns arrays indexed like ``names`` (default
-    :func:`ordered_type_names`).
+    Fractions are over all the networks in ``labels`` (pass only the finished ones). The
+    representative is :func:`landscape.vocabulary.representative_index` (final loss nearest the
+    type's median among its most common cause); with ``function_rms`` (n,), members whose function
+    is nearly constant (RMS below a tenth of the type's median) are not candidates of a
+    non-constant type. ``success`` is the fraction of members below ``success_loss`` (NaN without
+    one); ``r_squared`` the members' median R² (NaN without one).
     """
     labels = np.asarray(labels)
     final_loss = np.asarray(final_loss, dtype=float)
     names = names if names is not None else ordered_type_names(labels)
     n = labels.shape[0]
     counts = np.array([np.sum(labels == t) for t in names], dtype=np.int64)
-    low, high = wilson_interval(counts, n, confidence)
-    loss_min, loss_median, loss_max = (np.full(len(names), np.nan) for _ in range(3))
+    low, high = wilson_interval(counts, n, confidence) if n else (np.zeros(len(names)), np.zeros(len(names)))
+    loss_min, loss_median, loss_max, success, r2 = (np.full(len(names), np.nan) for _ in range(5))
     representative = np.full(len(names), -1, dtype=np.int64)
     for i, t in enumerate(names):
         members = np.flatnonzero(labels == t)
@@ -461,14 +856,16 @@ def type_summary(
         if finite.size:
             losses = final_loss[finite]
             loss_min[i], loss_median[i], loss_max[i] = losses.min(), np.median(losses), losses.max()
-            candidates = finite
-            if causes is not None:
-                member_causes = np.asarray(causes)[finite]
-                cause_values, cause_counts = np.unique(member_causes, return_counts=True)
-                candidates = finite[member_causes == cause_values[np.argmax(cause_counts)]]
-            representative[i] = candidates[np.argmin(np.abs(final_loss[candidates] - loss_median[i]))]
-        elif members.size:
-            representative[i] = members[0]
+        if members.size and success_loss is not None:
+            success[i] = np.mean(np.isfinite(final_loss[members]) & (final_loss[members] < success_loss))
+        if finite.size and r_squared is not None and t not in ("diverged", "not_run"):
+            r2[i] = np.median(np.asarray(r_squared)[finite])
+        candidates = members
+        if function_rms is not None and t not in ("constant", "dead", *OUTCOME_TYPES) and finite.size:
+            rms = np.asarray(function_rms, float)[finite]
+            lively = finite[rms >= 0.1 * np.median(rms)]
+            candidates = lively if lively.size else members
+        representative[i] = representative_index(candidates, final_loss, causes)
     return {
         "names": np.array(names, dtype=str),
         "count": counts,
@@ -478,6 +875,8 @@ def type_summary(
         "loss_min": loss_min,
         "loss_median": loss_median,
         "loss_max": loss_max,
+        "success": success,
+        "r_squared": r2,
         "representative": representative,
         "confidence": np.float64(confidence),
     }
@@ -498,10 +897,17 @@ def typical_causes(labels: np.ndarray, causes: np.ndarray, names: list[str]) -> 
     return out
 
 
-def format_type_table(summary: dict[str, np.ndarray], causes: list[str] | None = None) -> str:
-    """The table ``landscape classify`` prints: type, count, fraction, CI, loss range, cause."""
+def format_type_table(
+    summary: dict[str, np.ndarray], causes: list[str] | None = None, notes: list[str] | None = None
+) -> str:
+    """The table ``landscape classify`` prints: type, count, fraction, CI, loss range, success, R², cause, note."""
     conf = float(summary["confidence"])
-    head = f"  {'type':<12} {'count':>7} {'fraction':>9}  {f'{conf:.0%} CI (Wilson)':<17} {'final loss min .. median .. max':<34}"
+    has_success = "success" in summary and np.any(np.isfinite(summary["success"]))
+    has_r2 = "r_squared" in summary and np.any(np.isfinite(summary["r_squared"]))
+    width = max([12, *(len(str(t)) for t in summary["names"])])
+    head = f"  {'type':<{width}} {'count':>7} {'fraction':>9}  {f'{conf:.0%} CI (Wilson)':<17} {'final loss min .. median .. max':<34}"
+    head += f" {'success':>8}" if has_success else ""
+    head += f" {'R²':>7}" if has_r2 else ""
     if causes is not None:
         head += "  typical cause"
     lines = [head]
@@ -512,11 +918,295 @@ def format_type_table(summary: dict[str, np.ndarray], causes: list[str] | None =
             if np.isfinite(summary["loss_min"][i])
             else "n/a"
         )
-        line = f"  {name:<12} {int(summary['count'][i]):>7} {summary['fraction'][i]:>9.3f}  {ci:<17} {loss:<34}"
+        line = f"  {name:<{width}} {int(summary['count'][i]):>7} {summary['fraction'][i]:>9.3f}  {ci:<17} {loss:<34}"
+        if has_success:
+            value = summary["success"][i]
+            line += f" {value:>8.1%}" if np.isfinite(value) else f" {'n/a':>8}"
+        if has_r2:
+            value = summary["r_squared"][i]
+            line += f" {value:>7.3f}" if np.isfinite(value) else f" {'n/a':>7}"
         if causes is not None:
             line += f"  {causes[i]}"
+        if notes is not None and notes[i]:
+            line += f"  [{notes[i]}]"
         lines.append(line)
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# A whole run: from its problem to types, teacher recovery, clusters.
+
+
+def _hessian_lambda_max(run: Any) -> np.ndarray | None:
+    """``(n_inits,)`` top Hessian eigenvalue per network from a ``/hessian`` group, or None."""
+    if not run.has("hessian"):
+        return None
+    group = run._file["hessian"]
+    if "top_eigenvalues" in group:
+        values = np.asarray(group["top_eigenvalues"][()], float)[:, 0]
+    elif "eigenvalues" in group and group["eigenvalues"].ndim == 2:
+        values = np.nanmax(np.asarray(group["eigenvalues"][()], float), axis=1)
+    else:
+        return None
+    return values if values.shape == (run.n_inits,) else None
+
+
+def classify_problem(
+    problem: Any,
+    final_params: Params,
+    final_loss: np.ndarray,
+    status: np.ndarray,
+    recent_drop: np.ndarray | None = None,
+    thresholds: Thresholds = Thresholds(),
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Types of a batch of networks of one :class:`~landscape.problem.Problem`.
+
+    Returns ``(result, skipped)``: the arrays of :func:`classify_networks` (labels split by success,
+    see :func:`split_by_success`), plus ``success (n,)`` bool; and one line per analysis that did
+    not apply, saying why. Without an apply function, only outcome labels and ``unclassified``.
+    """
+    from .problem import function_reason, mlp_reason, unit_reason
+
+    status = np.asarray(status)
+    final_loss = np.asarray(final_loss, float)
+    n = status.shape[0]
+    skipped: list[str] = []
+    reason = function_reason(problem)
+    if reason is not None:
+        skipped.append(f"shape types skipped: {reason}")
+        label = np.full(n, "unclassified", dtype=object)
+        label[(status == MAX_STEPS)] = "unconverged"
+        label[(status == int(Status.DIVERGED)) | ~np.isfinite(final_loss)] = "diverged"
+        label[status == int(Status.NOT_RUN)] = "not_run"
+        result = {"label": label.astype(str), "shape": label.astype(str)}
+    else:
+        mlp = mlp_reason(problem)
+        if mlp is not None:
+            skipped.append(f"unit diagnostics (dead / significant units, default names) skipped: {mlp}")
+        elif (units := unit_reason(problem)) is not None:
+            skipped.append(f"canonical units, faces and the default task's names skipped: {units}")
+        x = np.asarray(problem.inputs(), np.dtype(problem.dtype))
+        y = np.asarray(problem.y)
+        target_scale = float(np.sqrt(np.sum(np.var(y.reshape(y.shape[0], -1), axis=0)))) if y.size else None
+        if target_scale is None:
+            skipped.append("flat-function test skipped: no targets to scale it (the run has no dataset)")
+        study = problem.study
+        default = study.task.name == DEFAULT_TASK
+        result = classify_networks(
+            final_params,
+            x,
+            final_loss,
+            status,
+            study.model.activation,
+            study.model.leaky_slope,
+            thresholds,
+            target_scale=target_scale,
+            recent_loss_drop=recent_drop,
+            apply=None if mlp is None else problem.model.apply,
+            default_names=default,
+        )
+        if mlp is None and not default:
+            skipped.append(
+                f"task {study.task.name!r}: shape words (ridge, fold, bowl, ...), not the default task's names"
+            )
+    success_loss = problem.success_loss
+    result["label"] = split_by_success(result["label"], final_loss, success_loss)
+    result["success"] = (
+        np.isfinite(final_loss) & (final_loss < success_loss) if success_loss is not None else np.zeros(n, bool)
+    )
+    return result, skipped
+
+
+def classify_run(
+    run: Any,
+    thresholds: Thresholds = Thresholds(),
+    cluster: bool = True,
+    sample_size: int = 3000,
+    n_clusters: int | None = None,
+    max_clusters: int = 12,
+    n_probe: int = 256,
+    param_weight: float = 0.5,
+    seed: int = 0,
+    confidence: float = 0.95,
+    *,
+    finished_only: bool = False,
+    model: Any = None,
+    loss_fn: Any = None,
+) -> dict[str, Any]:
+    """Rule-based types of every finished network of a run, plus (optionally) rule-free clusters.
+
+    Reads the run; writes nothing (see :func:`types_group_arrays` and ``landscape classify``).
+    The run's problem comes from :func:`landscape.problem.problem_of` (pass ``model`` /
+    ``loss_fn`` for a run trained from Python objects).
+
+    Raises:
+      IncompleteRun: the run is incomplete and ``finished_only`` is off (one line).
+
+    Returns:
+      ``result`` (:func:`classify_problem`, over all networks; unfinished ones ``not_run``),
+      ``finished (n,)`` bool, ``partial`` (one line or None), ``skipped`` (one line per analysis
+      that did not apply), ``summary`` (:func:`type_summary` over the finished networks),
+      ``causes``, ``notes`` (bimodality), ``max_steps`` (per type: networks that ran out of steps
+      on a plateau), ``success_rule``, ``problem``; for teacher tasks ``teacher`` (match, cosine,
+      error); with ``cluster``: ``clusters``, ``cluster_summary``, ``adjusted_rand``, ``embedding``
+      (or a line in ``skipped``).
+    """
+    from .problem import problem_of, unit_reason
+    from .runner import x64_scope
+    from .storage import finished_networks, partial_note
+
+    problem = problem_of(run, model=model, loss_fn=loss_fn)
+    study = run.study
+    finished = finished_networks(run, finished_only)
+    final_loss, status = np.asarray(run.final_loss, float), np.asarray(run.status)
+    params = run.final_params
+    drop = recent_loss_drop(run.trajectory, run.trajectory_steps, final_loss, study.train.steps)
+    with x64_scope(study):
+        result, skipped = classify_problem(problem, params, final_loss, status, drop, thresholds)
+    labels = result["label"]
+    chosen = np.flatnonzero(finished)
+    names = ordered_type_names(labels[chosen])
+    r_squared = problem.r_squared(final_loss)
+    causes = result.get("cause")
+    summary = type_summary(
+        labels[chosen],
+        final_loss[chosen],
+        names,
+        confidence,
+        causes[chosen] if causes is not None else None,
+        success_loss=problem.success_loss,
+        r_squared=r_squared[chosen] if r_squared is not None else None,
+        function_rms=result["function_rms"][chosen] if "function_rms" in result else None,
+    )
+    summary["representative"] = np.where(summary["representative"] >= 0, chosen[summary["representative"]], -1)
+    lambda_max = _hessian_lambda_max(run)
+    out: dict[str, Any] = {
+        "result": result,
+        "finished": finished,
+        "partial": partial_note(run, finished),
+        "skipped": skipped,
+        "summary": summary,
+        "causes": typical_causes(labels[chosen], causes[chosen], names) if causes is not None else None,
+        "notes": bimodal_notes(
+            labels[chosen],
+            names,
+            final_loss[chosen],
+            lambda_max[chosen] if lambda_max is not None else None,
+            thresholds,
+        ),
+        "max_steps": np.array([np.sum((labels[chosen] == t) & (status[chosen] == MAX_STEPS)) for t in names]),
+        "success_rule": problem.success_rule(),
+        "problem": problem,
+    }
+    if study.task.name == "teacher":
+        reason = unit_reason(problem)
+        if reason is None:
+            from .tasks import teacher_weights
+
+            teacher_w, teacher_b, _ = teacher_weights(study.task)
+            first = params[0]
+            student_b = first["b"] if "b" in first else np.zeros(first["w"].shape[::2])
+            out["teacher"] = teacher_recovery(first["w"], student_b, teacher_w, teacher_b)
+            out["teacher"]["error"][~finished] = np.nan
+        else:
+            skipped.append(f"teacher recovery skipped: {reason}")
+    if cluster:
+        _add_clusters(
+            out,
+            run,
+            problem,
+            params,
+            final_loss,
+            status,
+            finished,
+            names,
+            sample_size,
+            n_clusters,
+            max_clusters,
+            n_probe,
+            param_weight,
+            seed,
+        )
+    return out
+
+
+def _add_clusters(
+    out: dict[str, Any],
+    run: Any,
+    problem: Any,
+    params: Params,
+    final_loss: np.ndarray,
+    status: np.ndarray,
+    finished: np.ndarray,
+    names: list[str],
+    sample_size: int,
+    n_clusters: int | None,
+    max_clusters: int,
+    n_probe: int,
+    param_weight: float,
+    seed: int,
+) -> None:
+    """Rule-free clusters of the finished, not diverged networks (or one line in ``out["skipped"]``)."""
+    from . import clustering
+    from .problem import function_reason, mlp_reason
+    from .runner import x64_scope
+
+    result = out["result"]
+    usable = finished & np.isfinite(final_loss) & (status != int(Status.DIVERGED))
+    chosen = np.flatnonzero(usable)
+    flat = np.concatenate(
+        [np.asarray(leaf).reshape(leaf.shape[0], -1) for leaf in jax.tree_util.tree_leaves(params)], axis=1
+    )[chosen]
+    distinct = np.unique(np.round(flat[np.all(np.isfinite(flat), axis=1)], 10), axis=0).shape[0] if chosen.size else 0
+    if distinct < 2:
+        out["skipped"].append(
+            f"clustering skipped: fewer than 2 distinct finished, finite networks ({distinct} of {finished.size})"
+        )
+        return
+    subset = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[chosen], params)
+    canonical = result.get("canonical")
+    if function_reason(problem) is None:
+        probe = clustering.probe_points(problem.inputs(), n_probe, seed)
+        predict = None if mlp_reason(problem) is None else problem.model.apply
+        with x64_scope(problem.study):
+            features = clustering.minima_features(
+                subset,
+                probe,
+                problem.activation or "relu",
+                problem.study.model.leaky_slope,
+                canonical=canonical[chosen] if canonical is not None else None,
+                param_weight=param_weight,
+                seed=seed,
+                predict=predict,
+            )
+        embedding = f"predictions on {probe.shape[0]} probe inputs (RMS distance)" + (
+            f" + canonical parameters (weight {param_weight})" if canonical is not None else ""
+        )
+    else:
+        features = clustering.parameter_features(subset, final_loss[chosen], seed=seed)
+        embedding = "raw parameters and log final loss (the model has no apply function)"
+        out["skipped"].append(f"clustering on predictions skipped: {function_reason(problem)}; parameters used")
+    with x64_scope(problem.study):  # the features are computed here, in the study's dtype
+        found = clustering.cluster_minima(
+            features, chosen.size, sample_size=sample_size, n_clusters=n_clusters, max_clusters=max_clusters, seed=seed
+        )
+    table = clustering.cluster_summary(found.assignment, final_loss[chosen], result["label"][chosen], names)
+    assignment = np.full(finished.size, -1, np.int64)
+    assignment[chosen] = found.assignment
+    distance = np.full(finished.size, np.nan)
+    distance[chosen] = found.distance
+    import dataclasses
+
+    found = dataclasses.replace(
+        found, assignment=assignment, distance=distance, medoids=chosen[found.medoids], sample=chosen[found.sample]
+    )
+    left_out = int(finished.sum() - chosen.size)
+    out.update(
+        clusters=found,
+        cluster_summary=table,
+        adjusted_rand=clustering.adjusted_rand_index(table["contingency"]),
+        embedding=embedding + (f"; {left_out} diverged networks left out (cluster -1)" if left_out else ""),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -527,21 +1217,39 @@ def types_group_arrays(analysis: dict[str, Any], thresholds: Thresholds = Thresh
     """Arrays and attributes of the run file's ``types`` group from :func:`classify_run`."""
     result, summary = analysis["result"], analysis["summary"]
     names = [str(t) for t in summary["names"]]
-    all_names = names + [t for t in ordered_type_names(result["shape"]) if t not in names]
+    all_names = names + [
+        t for t in ordered_type_names(np.concatenate([result["label"], result["shape"]])) if t not in names
+    ]
     code = {t: i for i, t in enumerate(all_names)}
+    small = np.int8 if len(all_names) < 127 else np.int16
     arrays: dict[str, Any] = {
-        "label": np.array([code[t] for t in result["label"]], dtype=np.int8),
-        "shape": np.array([code[t] for t in result["shape"]], dtype=np.int8),
-        "gradient_rank": result["gradient_rank"].astype(np.int8),
-        "gradient_spectrum": result["gradient_spectrum"],
-        "slope_balance": result["slope_balance"],
-        "function_rms": result["function_rms"],
+        "label": np.array([code[t] for t in result["label"]], dtype=small),
+        "shape": np.array([code[t] for t in result["shape"]], dtype=small),
+        "finished": np.asarray(analysis.get("finished", np.ones(len(result["label"]), bool)), bool),
         "summary": {**{k: v for k, v in summary.items()}, "max_steps": analysis["max_steps"]},
     }
+    if "success" in result:
+        arrays["success"] = result["success"]
+    for key in ("gradient_rank", "faces"):
+        if key in result:
+            arrays[key] = result[key].astype(np.int8)
+    for key in (
+        "gradient_spectrum",
+        "slope_balance",
+        "slope_spread",
+        "function_rms",
+        "layer_dead",
+        "layer_significant",
+    ):
+        if key in result:
+            arrays[key] = result[key]
     if analysis.get("causes") is not None:
         arrays["summary"]["typical_cause"] = np.array(analysis["causes"], dtype=str)
-    if "active_fraction" in result:
+    if analysis.get("notes") is not None:
+        arrays["summary"]["note"] = np.array(analysis["notes"], dtype=str)
+    if "cause" in result:
         arrays["cause"] = result["cause"]
+    if "active_fraction" in result:
         for key in ("n_significant", "n_dead", "n_negligible", "n_merged", "n_linear"):
             arrays[key] = result[key].astype(np.int8)
         arrays["units"] = {
@@ -557,13 +1265,20 @@ def types_group_arrays(analysis: dict[str, Any], thresholds: Thresholds = Thresh
                 "order",
             )
         }
+    if "teacher" in analysis:
+        arrays["teacher"] = {key: np.asarray(value) for key, value in analysis["teacher"].items()}
     attrs = {
         "label_names": all_names,
         "unit_categories": list(UNIT_CATEGORIES),
         "thresholds": asdict(thresholds),
-        "method": "rule-based: rank and slope balance of the input-gradient covariance over the data, and the "
-        "number of significant live units (canonical form, merged groups counted once); see landscape.solutions",
+        "success_rule": analysis.get("success_rule", ""),
+        "skipped": list(analysis.get("skipped", [])),
+        "method": "rule-based: rank, slope balance and slope spread of the input-gradient covariance over the inputs; "
+        "for the built-in MLP dead and significant units per layer; for one hidden layer the canonical form "
+        "(merged groups and always-active units counted once) and faces; see landscape.solutions",
     }
+    if analysis.get("partial"):
+        attrs["partial"] = analysis["partial"]
     if "clusters" in analysis:
         found, table = analysis["clusters"], analysis["cluster_summary"]
         arrays["clusters"] = {
@@ -592,7 +1307,7 @@ def type_labels(run: Any) -> np.ndarray:
 
 
 def type_representatives(run: Any) -> dict[str, int]:
-    """A representative network index per type present (final loss nearest the type's median)."""
+    """A representative network index per type present (see :func:`type_summary`)."""
     if not run.has("types"):
         raise KeyError(f"{run.path}: no 'types' group; run `landscape classify {run.path}` first")
     summary = run._file["types/summary"]
@@ -602,69 +1317,7 @@ def type_representatives(run: Any) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# A whole run: rule-based types, clusters and their agreement.
-
-
-def classify_run(
-    run: Any,
-    thresholds: Thresholds = Thresholds(),
-    cluster: bool = True,
-    sample_size: int = 3000,
-    n_clusters: int | None = None,
-    max_clusters: int = 12,
-    n_probe: int = 256,
-    param_weight: float = 0.5,
-    seed: int = 0,
-    confidence: float = 0.95,
-) -> dict[str, Any]:
-    """Rule-based types of every network of a run, plus (optionally) rule-free clusters.
-
-    Reads the run; writes nothing (see :func:`types_group_arrays` and ``landscape classify``).
-
-    Returns:
-      ``result`` (:func:`classify_networks`), ``summary`` (:func:`type_summary`),
-      ``causes`` (typical cause per type), ``max_steps`` (per type: networks that ran out of
-      steps on a plateau), and with ``cluster``: ``clusters``
-      (:class:`landscape.clustering.Clusters`), ``cluster_summary`` (sizes, loss ranges,
-      contingency table clusters x types) and ``adjusted_rand`` (agreement, 1 = identical).
-    """
-    from . import clustering
-
-    study = run.study
-    x, y = run.x, run.y
-    final_loss, status = run.final_loss, run.status
-    params = run.final_params
-    drop = recent_loss_drop(run.trajectory, run.trajectory_steps, final_loss, study.train.steps)
-    target_scale = float(np.sqrt(np.sum(np.var(y.reshape(y.shape[0], -1), axis=0))))
-    activation, slope = study.model.activation, study.model.leaky_slope
-    result = classify_networks(
-        params, x, final_loss, status, activation, slope, thresholds, target_scale=target_scale, recent_loss_drop=drop
-    )
-    summary = type_summary(result["label"], final_loss, confidence=confidence, causes=result.get("cause"))
-    names = [str(t) for t in summary["names"]]
-    out: dict[str, Any] = {
-        "result": result,
-        "summary": summary,
-        "causes": typical_causes(result["label"], result["cause"], names) if "cause" in result else None,
-        "max_steps": np.array([np.sum((result["label"] == t) & (status == MAX_STEPS)) for t in names]),
-    }
-    if cluster:
-        probe = clustering.probe_points(x, n_probe, seed)
-        features = clustering.minima_features(
-            params, probe, activation, slope, canonical=result.get("canonical"), param_weight=param_weight, seed=seed
-        )
-        found = clustering.cluster_minima(
-            features, run.n_inits, sample_size=sample_size, n_clusters=n_clusters, max_clusters=max_clusters, seed=seed
-        )
-        table = clustering.cluster_summary(found.assignment, final_loss, result["label"], names)
-        out.update(
-            clusters=found,
-            cluster_summary=table,
-            adjusted_rand=clustering.adjusted_rand_index(table["contingency"]),
-            embedding=f"predictions on {probe.shape[0]} probe inputs (RMS distance)"
-            + (f" + canonical parameters (weight {param_weight})" if "canonical" in result else ""),
-        )
-    return out
+# What the figures draw.
 
 
 def function_on_grid(
@@ -695,7 +1348,7 @@ def representative_panels(
     cause: np.ndarray | None = None,
     resolution: int = 61,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """What the type figures draw for each type's representative (two-input MLPs).
+    """What the type figures draw for each type's representative (two-input, one-hidden-layer MLPs).
 
     Args:
       run: a :class:`~landscape.storage.Run` (its data, study and final parameters are read).
@@ -707,9 +1360,10 @@ def representative_panels(
       ``(target, surfaces, weights)``: the target's panel ``{"title", "g0", "g1", "f"}``, and per type
       a surface panel (adds the units' ``w``, ``b``, ``dead``) and a unit-diagram panel
       (``w``, ``b``, output weights ``a``, ``active_fraction``, ``category`` names), as
-      :mod:`landscape.plots.types` takes them.
+      :mod:`landscape.plots.types` takes them. On a teacher task every contour panel also has
+      ``teacher_w (2, k)`` and ``teacher_b (k,)``: the teacher's hyperplanes.
     """
-    from .tasks import target_function
+    from .tasks import target_function, teacher_weights
 
     study = run.study
     x = run.x
@@ -720,11 +1374,16 @@ def representative_panels(
         target_values.reshape(-1, *g0.shape)[0] if target_values.size != g0.size else target_values.reshape(g0.shape)
     )
     target = {"title": f"target: {study.task.name}", "g0": g0, "g1": g1, "f": first_output}
+    teacher = {}
+    if study.task.name == "teacher":
+        teacher_w, teacher_b, _ = teacher_weights(study.task)
+        teacher = {"teacher_w": np.asarray(teacher_w), "teacher_b": np.asarray(teacher_b)}
+        target.update(teacher)
     loss = run.final_loss
     surfaces, weights = [], []
     for name, index in zip(names, representatives):
         index = int(index)
-        if index < 0 or name in ("diverged", "not_run"):
+        if index < 0 or name in OUTCOME_TYPES or not np.isfinite(loss[index]):
             continue
         params = run.params("final", index)
         _, _, values = function_on_grid(params, study.model.activation, study.model.leaky_slope, low, high, resolution)
@@ -741,6 +1400,7 @@ def representative_panels(
                 "w": w,
                 "b": b,
                 "dead": np.array([r == "dead" for r in roles]),
+                **teacher,
             }
         )
         weights.append(

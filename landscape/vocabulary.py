@@ -38,8 +38,27 @@ STATUS_COLOURS = {"converged": "#2a9d8f", "max_steps": "#e9c46a", "diverged": "#
 # Labels that come from how training ended rather than from the learned function. ``not_run`` is
 # never relabelled: a network that was not trained is not a diverged one.
 OUTCOME_TYPES = ("unconverged", "diverged", "not_run")
-# Preferred order of type names in tables and figures; names not listed follow, sorted.
-TYPE_ORDER = ("pyramid", "diamond", "valley", "wedge", "bent_ramp", "dead", "constant", "fit", "misfit", *OUTCOME_TYPES)
+# Preferred order of type names in tables and figures; names not listed follow, sorted. The default
+# task's names (pyramid .. bent_ramp) first, then the task-independent shape words of
+# landscape.solutions (bowl .. ramp), then constant functions, outcome-only labels and outcomes.
+TYPE_ORDER = (
+    "pyramid",
+    "diamond",
+    "valley",
+    "wedge",
+    "bent_ramp",
+    "bowl",
+    "fold",
+    "ridge",
+    "kinked_ramp",
+    "ramp",
+    "dead",
+    "constant",
+    "fit",
+    "misfit",
+    "unclassified",
+    *OUTCOME_TYPES,
+)
 
 # One colour per solution type, shared by every figure (types, basins, sweeps, report).
 TYPE_COLOURS = {
@@ -48,6 +67,12 @@ TYPE_COLOURS = {
     "valley": "#e9c46a",
     "wedge": "#8ecae6",
     "bent_ramp": "#b5179e",
+    "bowl": "#2a9d8f",
+    "fold": "#8ecae6",
+    "ridge": "#e9c46a",
+    "kinked_ramp": "#b5179e",
+    "ramp": "#cdb4db",
+    "unclassified": "#dee2e6",
     "dead": "#6c757d",
     "constant": "#adb5bd",
     "fit": "#2a9d8f",

@@ -16,11 +16,12 @@ ORDER = 2
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "classify",
-        help="label every network's minimum (pyramid / valley / dead ...), cluster them, plot",
+        help="label every network's minimum (pyramid / valley / ridge / dead ...), cluster them, plot",
         description="Classify each trained network by the shape of its learned function (rule-based types "
         "with their causes), cluster the minima without rules, print a table of types with counts, "
-        "fractions, 95% confidence intervals and loss ranges, store it under the run file's 'types' "
-        "group, and write figures.",
+        "fractions, 95% confidence intervals, loss ranges, success fractions and R², store it under the "
+        "run file's 'types' group, and write figures. Works on any model and task; what does not apply "
+        "is said in one line.",
     )
     p.add_argument("run", help="run file (.h5)")
     p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<run file stem>)")
@@ -35,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--confidence", type=float, default=0.95, metavar="C", help="confidence level of the intervals (default: 0.95)"
     )
+    p.add_argument(
+        "--finished-only",
+        action="store_true",
+        help="on an incomplete run, classify the networks that finished (fractions over them)",
+    )
     p.set_defaults(func=main)
 
 
@@ -48,11 +54,13 @@ def classify_and_report(
     timings: dict[str, float] | None = None,
     written: list[Path] | None = None,
     formats: tuple[str, ...] = ("png", "svg"),
+    finished_only: bool = False,
 ) -> str:
     """Classify a run, store the ``types`` group, write figures; returns the printed text.
 
     ``timings``, if given, receives the seconds of the ``types`` (classify and store) and
-    ``figures`` stages; ``written``, if given, the paths of the figure files (in ``formats``)."""
+    ``figures`` stages; ``written``, if given, the paths of the figure files (in ``formats``).
+    ``finished_only``: on an incomplete run, classify the finished networks (else refused in one line)."""
 
     from ..plots import FigurePool
     from ..solutions import Thresholds
@@ -61,53 +69,72 @@ def classify_and_report(
     thresholds = Thresholds()
     check_writable(path)  # before work whose result could not be stored
     with FigurePool(None if figures is not None else 1) as pool:  # its workers start while we classify
-        return _classify_and_report(
-            path, figures, pool, thresholds, cluster, n_clusters, sample_size, confidence, timings, written, formats
-        )
+        started = time.perf_counter()
+        from ..solutions import classify_run, types_group_arrays
+        from ..storage import Run, write_group
+
+        with Run(path) as run:
+            analysis = classify_run(
+                run,
+                thresholds,
+                cluster=cluster,
+                n_clusters=n_clusters,
+                sample_size=sample_size,
+                confidence=confidence,
+                finished_only=finished_only,
+            )
+            name = run.name
+        arrays, attrs = types_group_arrays(analysis, thresholds)
+        write_group(path, "types", arrays, {**attrs, "seconds": time.perf_counter() - started})
+        if timings is not None:
+            timings["types"] = time.perf_counter() - started
+        lines = report_lines(analysis, name, path)
+        if figures is not None:
+            started = time.perf_counter()
+            with Run(path) as run:
+                paths = write_type_figures(run, analysis, figures, formats, pool)
+            if timings is not None:
+                timings["figures"] = time.perf_counter() - started
+            if written is not None:
+                written.extend(paths)
+            lines += ["", f"figures: {len(paths)} files in {figures}"]
+        return "\n".join(lines)
 
 
-def _classify_and_report(
-    path: str | Path,
-    figures: str | Path | None,
-    pool: Any,
-    thresholds: Any,
-    cluster: bool,
-    n_clusters: int | None,
-    sample_size: int,
-    confidence: float,
-    timings: dict[str, float] | None,
-    written: list[Path] | None,
-    formats: tuple[str, ...],
-) -> str:
+def report_lines(analysis: dict[str, Any], name: str, path: str | Path) -> list[str]:
+    """The printed report of :func:`landscape.solutions.classify_run`: table, skips, teacher, clusters."""
     import numpy as np
 
-    from ..solutions import classify_run, format_type_table, types_group_arrays
-    from ..storage import Run, write_group
+    from ..solutions import format_type_table
 
-    started = time.perf_counter()
-    with Run(path) as run:
-        analysis = classify_run(
-            run, thresholds, cluster=cluster, n_clusters=n_clusters, sample_size=sample_size, confidence=confidence
-        )
-        name = run.name
-    arrays, attrs = types_group_arrays(analysis, thresholds)
-    write_group(path, "types", arrays, {**attrs, "seconds": time.perf_counter() - started})
-    if timings is not None:
-        timings["types"] = time.perf_counter() - started
-    summary = analysis["summary"]
+    summary, result = analysis["summary"], analysis["result"]
     n = int(np.sum(summary["count"]))
     lines = [f"solution types of '{name}' ({n} networks; stored in {path}:/types)"]
-    lines.append(format_type_table(summary, analysis["causes"]))
+    lines.append(f"  problem: {analysis['problem'].describe()}")
+    if analysis.get("partial"):
+        lines.append(f"  {analysis['partial']} (--finished-only; fractions over the finished networks)")
+    lines += [f"  {line}" for line in analysis["skipped"] if not line.startswith("clustering")]
+    lines.append(f"  {analysis['success_rule']}")
+    lines.append(format_type_table(summary, analysis["causes"], analysis.get("notes")))
     at_limit = analysis["max_steps"]
     if np.any(at_limit[summary["names"] != "unconverged"]):
         parts = ", ".join(f"{t} {int(c)}" for t, c in zip(summary["names"], at_limit) if c and t != "unconverged")
         lines.append(f"  ran out of steps on a loss plateau (labelled by shape): {parts}")
-    unfinished = analysis["result"]["label"] == "unconverged"
+    unfinished = (result["label"] == "unconverged") & analysis["finished"]
     if np.any(unfinished):
-        shapes, counts = np.unique(analysis["result"]["shape"][unfinished], return_counts=True)
+        shapes, counts = np.unique(result["shape"][unfinished], return_counts=True)
         parts = ", ".join(f"{t} {int(c)}" for t, c in sorted(zip(shapes, counts), key=lambda item: -item[1]))
         lines.append(f"  unconverged (loss still falling at the step limit), shape so far: {parts}")
-    if cluster:
+    if "teacher" in analysis:
+        error = analysis["teacher"]["error"]
+        finite = error[np.isfinite(error)]
+        if finite.size:
+            lines.append(
+                f"  teacher recovery (Hungarian match of unit directions (w, b)): match error median "
+                f"{np.median(finite):.3g}, min {finite.min():.3g}, max {finite.max():.3g}; "
+                f"{np.mean(finite < 0.05):.1%} of networks below 0.05 (stored in /types/teacher)"
+            )
+    if "clusters" in analysis:
         from ..clustering import format_contingency, purity
 
         found, table = analysis["clusters"], analysis["cluster_summary"]
@@ -119,17 +146,8 @@ def _classify_and_report(
             f"  agreement with the rule-based types: adjusted Rand index {analysis['adjusted_rand']:.3f}, "
             f"purity {purity(table['contingency']):.3f} (share of networks whose cluster's majority type is theirs)"
         )
-    if figures is not None:
-        started = time.perf_counter()
-        with Run(path) as run:
-            paths = write_type_figures(run, analysis, figures, formats, pool)
-        if timings is not None:
-            timings["figures"] = time.perf_counter() - started
-        if written is not None:
-            written.extend(paths)
-        lines.append("")
-        lines.append(f"figures: {len(paths)} files in {figures}")
-    return "\n".join(lines)
+    lines += [f"  {line}" for line in analysis["skipped"] if line.startswith("clustering")]
+    return lines
 
 
 def type_figure_jobs(run: Run, analysis: dict[str, Any]) -> list[tuple[str, str, tuple]]:
@@ -138,23 +156,29 @@ def type_figure_jobs(run: Run, analysis: dict[str, Any]) -> list[tuple[str, str,
 
     result, summary = analysis["result"], analysis["summary"]
     names = [str(t) for t in summary["names"]]
-    labels = result["label"]
+    finished = analysis.get("finished")
+    keep = slice(None) if finished is None else finished
+    labels = result["label"][keep]
     figure = "landscape.plots.types:"
     jobs = []
     if run.x.shape[1] == 2 and "active_fraction" in result:
         target, surfaces, weights = representative_panels(
             run, names, summary["representative"], result["category"], result["active_fraction"], result["cause"]
         )
-        jobs += [
-            ("type_contours", figure + "contours_figure", (surfaces, target)),
-            ("unit_weights", figure + "unit_weights_figure", (weights,)),
-            ("type_surfaces", figure + "surfaces_figure", (surfaces, target)),
-        ]
+        if surfaces:
+            jobs += [
+                ("type_contours", figure + "contours_figure", (surfaces, target)),
+                ("unit_weights", figure + "unit_weights_figure", (weights,)),
+                ("type_surfaces", figure + "surfaces_figure", (surfaces, target)),
+            ]
+    trajectory = run.trajectory[keep]
     jobs.append(
-        ("loss_curves_by_type", figure + "loss_curves_figure", (run.trajectory, run.trajectory_steps, labels, names))
+        ("loss_curves_by_type", figure + "loss_curves_figure", (trajectory, run.trajectory_steps, labels, names))
     )
     if "active_fraction" in result:
-        jobs.append(("active_fractions", figure + "active_fraction_figure", (result["active_fraction"], labels, names)))
+        jobs.append(
+            ("active_fractions", figure + "active_fraction_figure", (result["active_fraction"][keep], labels, names))
+        )
     jobs.append(("type_fractions", figure + "fractions_figure", (summary,)))
     if "clusters" in analysis:
         clusters = (
@@ -198,6 +222,7 @@ def main(args: argparse.Namespace) -> int:
             n_clusters=args.clusters,
             sample_size=args.sample,
             confidence=args.confidence,
+            finished_only=args.finished_only,
         )
     )
     return 0

@@ -22,15 +22,52 @@ def type_colours(names: Sequence[str]) -> dict[str, str]:
     return type_colour_map(list(names))
 
 
+def _grid(n_items: int, max_cols: int = 3) -> tuple[int, int]:
+    """``(rows, cols)`` of a panel grid for ``n_items`` panels (at least one cell)."""
+    cols = max(1, min(max_cols, n_items))
+    return max(1, -(-n_items // cols)), cols
+
+
+def _empty(fig: Figure, message: str) -> Figure:
+    ax = fig.add_subplot()
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+    return fig
+
+
+def _draw_lines(ax, w: np.ndarray, b: np.ndarray, reach: float, style: dict, dead=None, label: str = "unit") -> None:
+    """Each unit's line ``w.x + b = 0`` in 2-D (``w (2, h)``, ``b (h,)``), an arrow on its active side."""
+    t = np.linspace(-3 * reach, 3 * reach, 2)
+    for j in range(w.shape[1]):
+        wj, bj = np.asarray(w[:, j], float), float(b[j])
+        norm = np.linalg.norm(wj)
+        if norm == 0 or not np.isfinite(norm):
+            continue
+        foot = -bj * wj / norm**2  # closest point of the line w.x + b = 0 to the origin
+        along = np.array([-wj[1], wj[0]]) / norm
+        is_dead = bool(dead[j]) if dead is not None else False
+        colour = style.get("color") or UNIT_COLOURS[j % len(UNIT_COLOURS)]
+        ax.plot(
+            foot[0] + t * along[0],
+            foot[1] + t * along[1],
+            ":" if is_dead else style.get("ls", "-"),
+            color=colour,
+            lw=style.get("lw", 1.6),
+            label=f"{label} {j}" + (" (dead)" if is_dead else ""),
+        )
+        ax.annotate("", xy=foot + 0.15 * wj / norm, xytext=foot, arrowprops={"arrowstyle": "->", "color": colour})
+
+
 def surfaces_figure(panels: Sequence[dict], target: dict | None = None) -> Figure:
     """3D surfaces of the learned function, one panel per type (plus the target first).
 
     Each panel: ``{"title": str, "g0", "g1", "f": (res, res) arrays}``.
     """
     items = ([{**target, "title": target.get("title", "target")}] if target else []) + list(panels)
-    cols = min(3, len(items))
-    rows = -(-len(items) // cols)
+    rows, cols = _grid(len(items))
     fig = Figure(figsize=(4.2 * cols, 4.0 * rows))
+    if not items:
+        return _empty(fig, "no representative to draw")
     for i, item in enumerate(items):
         ax = fig.add_subplot(rows, cols, i + 1, projection="3d")
         ax.plot_surface(
@@ -48,12 +85,14 @@ def contours_figure(panels: Sequence[dict], target: dict | None = None) -> Figur
     """Contour maps with each hidden unit's hyperplane (pre-activation = 0) drawn on top.
 
     Each panel: ``{"title", "g0", "g1", "f", "w": (d, h), "b": (h,), "dead": (h,) bool}``;
-    the target panel has no units.
+    the target panel has no units. A panel with ``teacher_w (2, k)`` and ``teacher_b (k,)`` also
+    shows the teacher's hyperplanes (black, dashed).
     """
     items = ([{**target, "title": target.get("title", "target")}] if target else []) + list(panels)
-    cols = min(3, len(items))
-    rows = -(-len(items) // cols)
+    rows, cols = _grid(len(items))
     fig = Figure(figsize=(4.0 * cols, 3.7 * rows), layout="constrained")
+    if not items:
+        return _empty(fig, "no representative to draw")
     low, high = float(items[0]["g0"].min()), float(items[0]["g0"].max())
     for i, item in enumerate(items):
         ax = fig.add_subplot(rows, cols, i + 1)
@@ -61,35 +100,25 @@ def contours_figure(panels: Sequence[dict], target: dict | None = None) -> Figur
         ax.contour(item["g0"], item["g1"], item["f"], levels=10, colors="white", linewidths=0.4)
         fig.colorbar(filled, ax=ax, shrink=0.8)
         if "w" in item:
-            t = np.linspace(-3 * (high - low), 3 * (high - low), 2)
-            for j in range(item["w"].shape[1]):
-                w, b = item["w"][:, j], item["b"][j]
-                norm = np.linalg.norm(w)
-                if norm == 0:
-                    continue
-                foot = -b * w / norm**2  # closest point of the line w.x + b = 0 to the origin
-                along = np.array([-w[1], w[0]]) / norm
-                style = ":" if item["dead"][j] else "-"
-                colour = UNIT_COLOURS[j % len(UNIT_COLOURS)]
-                ax.plot(
-                    foot[0] + t * along[0],
-                    foot[1] + t * along[1],
-                    style,
-                    color=colour,
-                    lw=1.6,
-                    label=f"unit {j}" + (" (dead)" if item["dead"][j] else ""),
-                )
-                # a tick on the active side
-                ax.annotate(
-                    "", xy=foot + 0.15 * w / norm, xytext=foot, arrowprops={"arrowstyle": "->", "color": colour}
-                )
+            _draw_lines(ax, item["w"], item["b"], high - low, {}, item["dead"])
+        if "teacher_w" in item:
+            _draw_lines(
+                ax,
+                item["teacher_w"],
+                item["teacher_b"],
+                high - low,
+                {"color": "black", "ls": "--", "lw": 1.0},
+                label="teacher",
+            )
+        if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="lower left")
         ax.set_xlim(low, high)
         ax.set_ylim(low, high)
         ax.set_aspect("equal")
         ax.set_title(item["title"], fontsize=9)
     fig.suptitle(
-        "Contours of the learned function; lines: unit hyperplanes w.x + b = 0 (arrow: active side; dotted: dead)"
+        "Contours of the learned function; lines: unit hyperplanes w.x + b = 0 (arrow: active side; dotted: dead;"
+        " black dashed: the teacher's)"
     )
     return fig
 
@@ -100,9 +129,10 @@ def unit_weights_figure(panels: Sequence[dict]) -> Figure:
     Each panel: ``{"title", "w": (2, h), "b": (h,), "a": (h,), "active_fraction": (h,), "category": (h,) names}``.
     A merged pair shows as two parallel arrows with the same offset, a dead unit dashed.
     """
-    cols = min(3, len(panels))
-    rows = -(-len(panels) // cols)
+    rows, cols = _grid(len(panels))
     fig = Figure(figsize=(4.0 * cols, 3.9 * rows), layout="constrained")
+    if not panels:
+        return _empty(fig, "no representative to draw")
     for i, item in enumerate(panels):
         ax = fig.add_subplot(rows, cols, i + 1)
         reach = max(1e-9, float(np.max(np.abs(item["w"])))) * 1.35
@@ -145,6 +175,8 @@ def active_fraction_figure(active_fraction: np.ndarray, labels: np.ndarray, name
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
     bins = np.linspace(0, 1, 41)
+    active_fraction = np.asarray(active_fraction)
+    drawn = False
     for t in names:
         values = active_fraction[np.asarray(labels) == t].ravel()
         if values.size:
@@ -157,10 +189,12 @@ def active_fraction_figure(active_fraction: np.ndarray, labels: np.ndarray, name
                 label=f"{t} ({values.size} units)",
                 density=True,
             )
+            drawn = True
+    if drawn:
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
     ax.set_xlabel("active fraction of a hidden unit (share of data points with pre-activation > 0)")
     ax.set_ylabel("density")
-    ax.set_yscale("log")
-    ax.legend(fontsize=8)
     ax.set_title("Per-unit active fractions by type (0 = dead unit)")
     return fig
 
@@ -187,7 +221,7 @@ def loss_curves_figure(
     fig = Figure(figsize=size, layout="constrained")
     ax = fig.add_subplot()
     x = np.asarray(steps) + 1
-    trajectory = np.asarray(trajectory, float)
+    trajectory = np.asarray(trajectory, float).reshape(len(np.asarray(labels)), -1)
     positive = np.where(np.isfinite(trajectory) & (trajectory > 0), trajectory, np.nan)
     for t in names:
         members = np.flatnonzero(np.asarray(labels) == t)
@@ -204,7 +238,10 @@ def loss_curves_figure(
     ax.set_yscale("log")
     ax.set_xlabel("step + 1")
     ax.set_ylabel("training loss")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no finite loss to draw", ha="center", va="center", transform=ax.transAxes)
     ax.set_title(title, fontsize=10)
     return fig
 
@@ -216,6 +253,8 @@ def fractions_figure(summary: dict) -> Figure:
     fraction = np.asarray(summary["fraction"])
     low, high = np.asarray(summary["ci_low"]), np.asarray(summary["ci_high"])
     fig = Figure(figsize=(1.2 * len(names) + 2.5, 4), layout="constrained")
+    if not names:
+        return _empty(fig, "no classified network")
     ax = fig.add_subplot()
     positions = np.arange(len(names))
     ax.bar(positions, fraction, color=[colours[t] for t in names])
@@ -224,7 +263,8 @@ def fractions_figure(summary: dict) -> Figure:
         ax.text(p, top + 0.005, f"{f:.1%}\n(n={int(c)})", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(positions, names)
     ax.set_ylabel("fraction of networks")
-    ax.set_ylim(0, min(1.08, float(high.max()) * 1.25 + 0.05))
+    top = float(np.nanmax(high)) if np.any(np.isfinite(high)) else 1.0
+    ax.set_ylim(0, min(1.08, top * 1.25 + 0.05))
     conf = float(summary.get("confidence", 0.95))
     ax.set_title(f"Type fractions with {conf:.0%} Wilson intervals (N = {int(np.sum(summary['count']))})")
     return fig
@@ -236,6 +276,8 @@ def clusters_figure(
     """The contingency table of rule-free clusters (rows) against rule-based types (columns)."""
     table = np.asarray(contingency)
     fig = Figure(figsize=(1.0 * len(type_names) + 3, 0.45 * table.shape[0] + 2.2), layout="constrained")
+    if table.size == 0:
+        return _empty(fig, "no clusters")
     ax = fig.add_subplot()
     shares = table / np.maximum(table.sum(axis=1, keepdims=True), 1)
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, aspect="auto")
