@@ -5,11 +5,19 @@ its two axes moves the init in one way, by a coordinate ``c`` in ``[-span, span]
 
 - ``random``: θ + c·d, d a Gaussian direction over every parameter, rescaled to ‖θ₀‖;
 - ``filter``: θ + c·d, d filter-normalised (Li et al. 2018, "Visualizing the Loss Landscape
-  of Neural Nets"): each unit's incoming weight vector of d is rescaled to the norm of that
-  unit's weights in θ₀; bias directions are zero, as in the paper;
+  of Neural Nets"; :func:`landscape.slices.filter_normalise`): each unit's incoming weight
+  vector of d is rescaled to the norm of that unit's weights in θ₀; bias directions are zero,
+  as in the paper (a model of your own: each parameter leaf is one filter, and a note says so);
 - ``rotate``: rotate hidden unit ``unit``'s incoming weight vector by the angle ``c``
-  (radians) in the plane of the first two inputs (its bias and norm are kept);
-- ``output_scale``: multiply the output layer's weights by ``1 + c``.
+  (radians) in the plane of the first two inputs (its bias and norm are kept; built-in MLP);
+- ``output_scale``: multiply the output layer's weights by ``1 + c`` (built-in MLP).
+
+Any model and loss the study names (``model.factory``, ``train.loss``) can be mapped: every
+point is trained by the study's own trainer and judged by its :class:`~landscape.problem.Problem`
+(task-aware success: ``task.success_loss``, else a tenth of the constant predictor's loss).
+Solution types need the built-in MLP on MSE over data (:func:`landscape.problem.mlp_reason`);
+other models are labelled by outcome (``fit`` / ``misfit`` / ``diverged``, or the training
+status when success is undefined).
 
 Point ``(a, b)`` of the plane is axis 2 applied to axis 1 applied to θ₀, so the grid's centre
 (an odd grid always has one) is θ₀ itself. Every point is trained with θ₀'s network key (the
@@ -32,8 +40,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .batching import chunked_map
 from .config import ConfigError, Study, _from_dict, read_toml_file, study_from_dict
-from .training import Status, network_keys
+from .problem import Problem, mlp_reason, problem_of_study
+from .slices import filter_normalise
+from .training import network_keys
+from .vocabulary import STATUS_NAMES, Status, ordered_type_names
+
+MLP_ONLY_KINDS = ("rotate", "output_scale")  # axes that move named parts of the built-in MLP
 
 DIRECTION_KINDS = ("random", "filter", "rotate", "output_scale")
 LINEAR_KINDS = ("random", "filter")
@@ -54,8 +68,9 @@ class BasinsConfig:
       span: coordinates run over ``[-span, span]`` on each axis (radians for ``rotate``).
       units: hidden unit moved by a ``rotate`` axis, one per axis (ignored by other kinds).
       direction_seed: seed of the random / filter-normalised directions.
-      success_loss: final MSE below which a network counts as fitting the target (used for
-        the loss contour on the map, and for labels when no solution-type classifier exists).
+      success_loss: final loss below which a network succeeds (the success map, the loss contour,
+        and the labels of models without solution types); 0 (default): the study's own rule,
+        ``task.success_loss`` or a tenth of the constant predictor's loss (:class:`~landscape.problem.Problem`).
     """
 
     base_index: int = 0
@@ -64,7 +79,7 @@ class BasinsConfig:
     span: list[float] = field(default_factory=lambda: [1.0, 1.0])
     units: list[int] = field(default_factory=lambda: [0, 1])
     direction_seed: int = 0
-    success_loss: float = 1e-2
+    success_loss: float = 0.0
 
 
 def validate_basins(config: BasinsConfig, study: Study) -> None:
@@ -85,6 +100,11 @@ def validate_basins(config: BasinsConfig, study: Study) -> None:
             raise ConfigError(
                 f"basins.directions[{k}]: unknown value {kind!r}; expected one of {', '.join(DIRECTION_KINDS)}"
             )
+        if kind in MLP_ONLY_KINDS and study.model.factory:
+            raise ConfigError(
+                f"basins.directions[{k}]: {kind} moves parts of the built-in MLP; the study's model is its own "
+                f"({study.model.factory}): use random or filter axes"
+            )
         if kind == "rotate":
             if study.task.dim < 2:
                 raise ConfigError(
@@ -99,8 +119,10 @@ def validate_basins(config: BasinsConfig, study: Study) -> None:
             raise ConfigError(f"basins.span[{k}]: expected a positive number, got {span}")
     if config.direction_seed < 0:
         raise ConfigError(f"basins.direction_seed: expected a non-negative integer, got {config.direction_seed}")
-    if not config.success_loss > 0:
-        raise ConfigError(f"basins.success_loss: expected a positive number, got {config.success_loss}")
+    if not config.success_loss >= 0:
+        raise ConfigError(
+            f"basins.success_loss: expected a non-negative number (0: the study's rule), got {config.success_loss}"
+        )
 
 
 def basins_from_dict(data: dict[str, Any]) -> tuple[Study, BasinsConfig]:
@@ -143,23 +165,42 @@ def random_direction(params: Any, key: jax.Array) -> Any:
     return jax.tree.unflatten(treedef, [scale * n for n in noise])
 
 
-def filter_normalized_direction(params: Any, key: jax.Array, eps: float = 1e-12) -> Any:
-    """Li et al. (2018) filter normalisation for an MLP ``[{"w": (in, out), "b": (out,)}, ...]``.
+def filter_normalized_direction(params: Any, key: jax.Array) -> Any:
+    """A Gaussian direction filter-normalised to ``params`` (Li et al. 2018), biases zero.
 
-    Column j of each layer's ``w`` (unit j's incoming weights) gets the norm of the same
-    column of ``params``; bias directions are zero.
+    For the built-in MLP's ``[{"w": (in, out), "b": (out,)}, ...]``, column j of each layer's
+    ``w`` (unit j's incoming weights) gets the norm of the same column of ``params``; for any
+    other pytree each leaf is one filter. The normalisation is :func:`landscape.slices.filter_normalise`'s.
     """
-    keys = jax.random.split(key, len(params))
-    direction = []
-    for k, layer in zip(keys, params):
-        noise = jax.random.normal(k, layer["w"].shape, layer["w"].dtype)
-        column_norm = jnp.linalg.norm(layer["w"], axis=0, keepdims=True)
-        noise_norm = jnp.linalg.norm(noise, axis=0, keepdims=True)
-        out = {"w": noise * column_norm / (noise_norm + eps)}
-        if "b" in layer:
-            out["b"] = jnp.zeros_like(layer["b"])
-        direction.append(out)
-    return direction
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    noise = jax.tree.unflatten(treedef, [jax.random.normal(k, leaf.shape, leaf.dtype) for k, leaf in zip(keys, leaves)])
+    return filter_normalise(noise, params, bias_mode="zero")
+
+
+def axis_notes(config: BasinsConfig, problem: Problem) -> list[str]:
+    """One line per axis whose meaning changes on the problem's model (``filter`` on a model of
+    your own normalises each parameter leaf as a whole: its units are not known).
+
+    Raises:
+      ConfigError: an axis that moves parts of the built-in MLP (``rotate``, ``output_scale``)
+        on another model.
+    """
+    if problem.mlp is not None:
+        return []
+    notes = []
+    for k, kind in enumerate(config.directions):
+        if kind == "filter":
+            notes.append(
+                f"axis {k}: filter normalisation per parameter leaf (the model, {problem.model.name}, "
+                "is your own, so its units are not known)"
+            )
+        elif kind in MLP_ONLY_KINDS:
+            raise ConfigError(
+                f"basins.directions[{k}]: {kind} needs the built-in MLP (the model is your own: "
+                f"{problem.model.name}); use random or filter axes"
+            )
+    return notes
 
 
 def make_axes(base_params: Any, config: BasinsConfig) -> list[Axis]:
@@ -215,10 +256,48 @@ def plane_inits(base_params: Any, axes: list[Axis], coords_a: np.ndarray, coords
 
 
 # ---------------------------------------------------------------------------------------------
-# Classification (issue 3's contract), with a loss-only stand-in while it is absent.
+# Success and classification, for any model the study names.
 
 
-def solution_types(prepared: Any, result: Any, success_loss: float = 1e-2) -> dict[str, np.ndarray]:
+def problem_of_prepared(prepared: Any) -> Problem:
+    """The :class:`~landscape.problem.Problem` a :class:`landscape.runner.Prepared` trains."""
+    problem = getattr(prepared, "problem", None)
+    return problem if problem is not None else problem_of_study(prepared.study)
+
+
+def success_threshold(problem: Problem, success_loss: float | None = None) -> tuple[float | None, str]:
+    """``(threshold, one-line rule)``: ``success_loss`` when positive (a table's own setting), else the
+    problem's task-aware rule (None when success is undefined for its loss)."""
+    if success_loss:
+        return float(success_loss), f"success: final loss < {success_loss:.3g} (set in the table)"
+    return problem.success_loss, problem.success_rule()
+
+
+def success_mask(final_loss: np.ndarray, status: np.ndarray, threshold: float) -> np.ndarray:
+    """``(n,)`` bool: trained, not diverged, finite final loss below ``threshold``."""
+    final_loss, status = np.asarray(final_loss), np.asarray(status)
+    return (status >= 0) & (status != Status.DIVERGED) & np.isfinite(final_loss) & (final_loss < threshold)
+
+
+def outcome_labels(final_loss: np.ndarray, status: np.ndarray, threshold: float | None) -> np.ndarray:
+    """``(n,)`` str labels by outcome only: ``fit`` / ``misfit`` / ``diverged`` (``not_run`` kept), or the
+    training status names when ``threshold`` is None (success undefined)."""
+    final_loss, status = np.asarray(final_loss), np.asarray(status)
+    if threshold is None:
+        return np.array([STATUS_NAMES[int(s)] for s in status.reshape(-1)], dtype=object).astype(str)
+    labels = np.where(success_mask(final_loss, status, threshold), "fit", "misfit").astype(object)
+    labels[(status == Status.DIVERGED) | ~np.isfinite(final_loss)] = "diverged"
+    labels[status == Status.NOT_RUN] = "not_run"
+    return labels.astype(str)
+
+
+def types_reason(problem: Problem) -> str | None:
+    """None when solution types apply (the built-in MLP on MSE over data), else one line why not."""
+    reason = mlp_reason(problem)
+    return None if reason is None else f"solution types need the built-in MLP on MSE over data: {reason}"
+
+
+def solution_types(prepared: Any, result: Any, success_loss: float | None = None) -> dict[str, np.ndarray]:
     """Solution types of trained networks, by :func:`landscape.solutions.classify_networks`.
 
     Used as in ``landscape classify``: the target's scale enables the flat-function test, and a
@@ -226,44 +305,43 @@ def solution_types(prepared: Any, result: Any, success_loss: float = 1e-2) -> di
     last fifth of training (:func:`landscape.solutions.recent_loss_drop`).
 
     Args:
-      prepared: the study's :class:`landscape.runner.Prepared` (data, record steps).
+      prepared: the study's :class:`landscape.runner.Prepared` (data, record steps, problem).
       result: a batched :class:`landscape.training.TrainResult` (NumPy or JAX leaves).
-      success_loss: without ``landscape.solutions``, networks are labelled by outcome only:
-        ``fit`` (final loss below this), ``misfit`` or ``diverged``.
+      success_loss: for models without solution types (:func:`types_reason`), networks are
+        labelled by outcome (:func:`outcome_labels`) against this threshold (0 or None: the
+        problem's task-aware rule).
 
     Returns:
       ``label (n,)`` str types (unconverged/diverged override the shape) and ``shape (n,)`` str,
       the learned function's shape whatever the training status.
     """
     final_loss, status = np.asarray(result.final_loss), np.asarray(result.status)
-    try:
-        from . import solutions
-    except ImportError:
-        solutions = None
-    if solutions is not None:
-        study = prepared.study
-        y = np.asarray(prepared.dataset.y)
-        drop = solutions.recent_loss_drop(
-            np.asarray(result.trajectory), np.asarray(prepared.spec.record_steps), final_loss, study.train.steps
-        )
-        target_scale = float(np.sqrt(np.sum(np.var(y.reshape(y.shape[0], -1), axis=0))))
-        out = solutions.classify_networks(
-            result.final_params,
-            prepared.dataset.x,
-            final_loss,
-            status,
-            activation=study.model.activation,
-            leaky_slope=study.model.leaky_slope,
-            target_scale=target_scale,
-            recent_loss_drop=drop,
-        )
-        return {"label": np.asarray(out["label"]).astype(str), "shape": np.asarray(out["shape"]).astype(str)}
-    labels = np.where(np.isfinite(final_loss) & (final_loss < success_loss), "fit", "misfit").astype(object)
-    labels[(status == Status.DIVERGED) | ~np.isfinite(final_loss)] = "diverged"
-    return {"label": labels.astype(str), "shape": labels.astype(str)}
+    problem = problem_of_prepared(prepared)
+    if types_reason(problem) is not None:
+        labels = outcome_labels(final_loss, status, success_threshold(problem, success_loss)[0])
+        return {"label": labels, "shape": labels}
+    from . import solutions
+
+    study = prepared.study
+    y = np.asarray(problem.y)
+    drop = solutions.recent_loss_drop(
+        np.asarray(result.trajectory), np.asarray(prepared.spec.record_steps), final_loss, study.train.steps
+    )
+    target_scale = float(np.sqrt(np.sum(np.var(y.reshape(y.shape[0], -1), axis=0))))
+    out = solutions.classify_networks(
+        result.final_params,
+        problem.x,
+        final_loss,
+        status,
+        activation=study.model.activation,
+        leaky_slope=study.model.leaky_slope,
+        target_scale=target_scale,
+        recent_loss_drop=drop,
+    )
+    return {"label": np.asarray(out["label"]).astype(str), "shape": np.asarray(out["shape"]).astype(str)}
 
 
-def solution_labels(prepared: Any, result: Any, success_loss: float = 1e-2) -> np.ndarray:
+def solution_labels(prepared: Any, result: Any, success_loss: float | None = None) -> np.ndarray:
     """``(n,)`` str solution types (the ``label`` of :func:`solution_types`)."""
     return solution_types(prepared, result, success_loss)["label"]
 
@@ -341,6 +419,15 @@ class BasinMap:
     wall_seconds: float
     n_networks: int
     trainer: str = "general"  # which batched trainer ran it (Prepared.trainer_kind)
+    success: np.ndarray | None = None  # (G, G) bool, None when success is undefined for the loss
+    success_loss: float | None = None  # the threshold used (None: undefined)
+    success_rule: str = ""  # one line saying what success means here
+    classifier: str = ""  # what labelled the points
+    notes: list[str] = field(default_factory=list)  # one line per thing changed or skipped
+
+    @property
+    def success_fraction(self) -> float | None:
+        return None if self.success is None else float(np.mean(self.success))
 
 
 def basin_map(
@@ -372,7 +459,9 @@ def _basin_map(
     from .runner import auto_chunk_size
 
     study = prepared.study
+    problem = problem_of_prepared(prepared)
     t0 = time.perf_counter()
+    notes = axis_notes(config, problem)
     base_key = network_keys(study.seed, np.array([config.base_index]))
     base_params = jax.tree.map(lambda leaf: leaf[0], prepared.batch_init(base_key))
     axes = make_axes(base_params, config)
@@ -385,20 +474,25 @@ def _basin_map(
     x = jnp.asarray(prepared.dataset.x, prepared.dtype)
     y = jnp.asarray(prepared.dataset.y, prepared.dtype)
     keys = jnp.repeat(base_key, chunk, axis=0)
-    parts = []
-    for start in range(0, total, chunk):
-        stop = min(start + chunk, total)
-        piece = jax.tree.map(lambda leaf: leaf[start:stop], inits)
-        if stop - start < chunk:  # pad to the compiled shape with copies of the last point
-            piece = jax.tree.map(
-                lambda leaf: jnp.concatenate([leaf, jnp.repeat(leaf[-1:], chunk - (stop - start), axis=0)]), piece
-            )
-        result = prepared.batch_trainer(piece, keys, x, y)
-        parts.append(jax.tree.map(lambda leaf: np.asarray(leaf)[: stop - start], result))
+    done = [0]
+
+    def train(piece: Any) -> Any:
+        out = prepared.batch_trainer(piece, keys[: len(jax.tree.leaves(piece)[0])], x, y)
+        done[0] = min(done[0] + chunk, total)
         if progress:
-            progress(stop, total)
-    result = jax.tree.map(lambda *leaves: np.concatenate(leaves), *parts)
-    classify = classify or (lambda prep, res: solution_labels(prep, res, config.success_loss))
+            progress(done[0], total)
+        return out
+
+    result = chunked_map(train, inits, chunk)
+    threshold, rule = success_threshold(problem, config.success_loss)
+    if classify is None:
+        reason = types_reason(problem)
+        classifier = "landscape.solutions.classify_networks" if reason is None else "final loss only (outcome)"
+        if reason is not None:
+            notes.append(f"{reason}; points labelled by outcome")
+        classify = lambda prep, res: solution_labels(prep, res, config.success_loss)  # noqa: E731
+    else:
+        classifier = getattr(classify, "__qualname__", "a classifier given from Python")
     labels = np.asarray(classify(prepared, result)).astype(str)
     names = order_type_names(np.unique(labels).tolist())
     codes = np.array([names.index(label) for label in labels], dtype=np.int8)
@@ -406,6 +500,12 @@ def _basin_map(
     spacing = (float(coords_b[1] - coords_b[0]), float(coords_a[1] - coords_a[0]))
     statistics = basin_statistics(codes.reshape(shape), len(names), spacing)
     directions = {f"axis{k}": axis.direction for k, axis in enumerate(axes) if axis.direction is not None}
+    final_loss, status = np.asarray(result.final_loss), np.asarray(result.status)
+    success = None
+    if threshold is None:
+        notes.append(rule)
+    else:
+        success = success_mask(final_loss, status, threshold).reshape(shape)
     return BasinMap(
         config=config,
         coords_a=coords_a,
@@ -413,8 +513,8 @@ def _basin_map(
         label=labels.reshape(shape),
         label_names=names,
         label_code=codes.reshape(shape),
-        final_loss=np.asarray(result.final_loss).reshape(shape),
-        status=np.asarray(result.status).reshape(shape),
+        final_loss=final_loss.reshape(shape),
+        status=status.reshape(shape),
         steps=np.asarray(result.steps).reshape(shape),
         init_params=jax.tree.map(np.asarray, inits),
         final_params=result.final_params,
@@ -423,20 +523,17 @@ def _basin_map(
         wall_seconds=time.perf_counter() - t0,
         n_networks=total,
         trainer=str(getattr(prepared, "trainer_kind", "general")),
+        success=success,
+        success_loss=threshold,
+        success_rule=rule,
+        classifier=classifier,
+        notes=notes,
     )
 
 
 def order_type_names(names: list[str]) -> list[str]:
-    """Known types in :data:`landscape.solutions.TYPE_ORDER` order (outcome labels last), then the rest."""
-    try:
-        from .solutions import ordered_type_names
-
-        return list(ordered_type_names(np.asarray(names)))
-    except ImportError:
-        pass
-    first = [n for n in ("pyramid", "valley", "dead", "fit") if n in names]
-    last = [n for n in ("misfit", "unconverged", "diverged") if n in names]
-    return first + sorted(n for n in names if n not in first and n not in last) + last
+    """Known types in :data:`landscape.vocabulary.TYPE_ORDER` order (outcome labels last), then the rest."""
+    return ordered_type_names(np.asarray(names, dtype=str))
 
 
 def basins_group(result: BasinMap) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -453,6 +550,7 @@ def basins_group(result: BasinMap) -> tuple[dict[str, Any], dict[str, Any]]:
         "status": result.status,
         "steps": result.steps,
         "fractions": stats["fractions"],
+        **({} if result.success is None else {"success": result.success.astype(np.uint8)}),
         "boundary_edges": stats["boundary_edges"],
         "init": {"params": nest_paths(flatten_params(result.init_params))},
         "final": {"params": nest_paths(flatten_params(result.final_params))},
@@ -466,15 +564,16 @@ def basins_group(result: BasinMap) -> tuple[dict[str, Any], dict[str, Any]]:
         "span": list(c.span),
         "units": list(c.units),
         "direction_seed": c.direction_seed,
-        "success_loss": c.success_loss,
+        "success_loss": float("nan") if result.success_loss is None else float(result.success_loss),
+        "success_rule": result.success_rule,
+        "success_fraction": float("nan") if result.success_fraction is None else result.success_fraction,
+        "notes": list(result.notes),
         "boundary_edge_fraction": float(stats["boundary_edge_fraction"]),
         "boundary_length": float(stats["boundary_length"]),
         "wall_seconds": result.wall_seconds,
         "n_networks": result.n_networks,
         "trainer": result.trainer,
-        "classifier": "landscape.solutions.classify_networks"
-        if have_solution_types()
-        else "final loss only (landscape.solutions absent)",
+        "classifier": result.classifier,
         "layout": "grids are (G_b, G_a): row i is coords_b[i], column j is coords_a[j]; params' leading axis is i*G + j",
     }
     return arrays, attrs
@@ -487,6 +586,10 @@ def format_statistics(result: BasinMap) -> str:
     ]
     for name, fraction in zip(result.label_names, stats["fractions"]):
         lines.append(f"  {name:12s} {fraction:7.3f}")
+    lines.append(f"  {result.success_rule}")
+    if result.success_fraction is not None:
+        lines.append(f"  succeeding: {result.success_fraction:.3f} of the plane's inits")
+    lines += [f"  note: {note}" for note in result.notes]
     lines.append(
         f"  boundary: {stats['boundary_edge_fraction']:.4f} of grid edges join different types; length {stats['boundary_length']:.3g} (plane units)"
     )
@@ -501,12 +604,18 @@ __all__ = [
     "basin_map",
     "basin_statistics",
     "basins_from_dict",
+    "axis_notes",
     "filter_normalized_direction",
     "load_basins",
     "make_axes",
+    "outcome_labels",
     "plane_inits",
     "plane_point",
+    "problem_of_prepared",
     "random_direction",
     "solution_labels",
     "solution_types",
+    "success_mask",
+    "success_threshold",
+    "types_reason",
 ]

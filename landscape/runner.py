@@ -52,22 +52,11 @@ class Prepared:
     trainer_kind: str = "general"  # "general" (autodiff), "fast_mlp" (CPU kernel) or "gpu_pallas" (landscape.gpu_mlp)
     n_devices: int = 1  # local devices the inits axis is sharded over (landscape.sharding)
     sources: dict[str, str] | None = None  # where model, loss and target came from (landscape.problem)
+    problem: Any = None  # the landscape.problem.Problem trained (model, loss, data; success threshold)
 
 
 def default_out_path(study: Study) -> Path:
     return Path("runs") / f"{study.name}.h5"
-
-
-def enable_dtype(study: Study) -> Any:
-    """Turn on JAX's x64 mode for the whole process for float64 studies; returns the JAX float dtype.
-
-    Prefer :func:`x64_scope`, which :func:`prepare` uses: it turns x64 on only around the
-    computations of a float64 study and leaves the process's setting alone.
-    """
-    if study.train.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
-        return jnp.float64
-    return jnp.float32
 
 
 def study_dtype(study: Study) -> Any:
@@ -161,6 +150,7 @@ def prepare(
         kind,
         n_devices,
         problem.sources,
+        problem,
     )
 
 
@@ -449,37 +439,122 @@ def _train_chunks(
     return out
 
 
-def summarize(run: Run, success_loss: float = 1e-2) -> dict[str, Any]:
-    """Counts per status, loss quantiles and the fraction below ``success_loss``."""
+def success_problem(run: Run) -> Any:
+    """The run's :class:`~landscape.problem.Problem`, enough to judge success (threshold, R²).
+
+    A run trained from a Python model (which a command cannot rebuild) still has its data and
+    study, which is all success needs: the problem is then built without the model.
+    """
+    from .problem import ModelUnavailable, Problem, problem_of, stored_sources
+
+    try:
+        return problem_of(run)
+    except ModelUnavailable:
+        sources = stored_sources(run)
+        own_loss = None if sources["loss"] == "mse" else _unavailable_loss
+        dtype = study_dtype(run.study)
+        return Problem(run.study, None, own_loss, np.asarray(run.x), np.asarray(run.y), dtype, sources)
+
+
+def _unavailable_loss(params: Any, x: Any, y: Any) -> Any:
+    raise RunFileError("the run's loss was a Python object that a command cannot rebuild")
+
+
+def summarize(run: Run, problem: Any = None) -> dict[str, Any]:
+    """Counts per status, loss quantiles and task-aware success of a run's trained networks.
+
+    Args:
+      run: an open run file (complete or not: networks not run yet are counted apart, never as diverged).
+      problem: the run's :class:`~landscape.problem.Problem` (default: :func:`success_problem`); its
+        ``success_loss`` is the threshold (``task.success_loss``, else a tenth of the constant
+        predictor's loss) and ``r_squared`` the scale-free fit.
+
+    Returns:
+      a JSON-able dict: ``n_inits``, ``n_trained``, ``n_not_run``, ``status_counts``,
+      ``loss_quantiles`` (finite losses of trained networks), ``success_loss`` (None when success
+      is undefined), ``success_rule`` (one line), ``fraction_succeeding`` (of trained networks;
+      None when undefined or nothing trained), ``median_r_squared`` (None without a constant
+      predictor), ``notes`` (one-line remarks: networks not run, all diverged, ...), timings.
+    """
+    problem = problem if problem is not None else success_problem(run)
     status = run.status
     loss = run.final_loss
-    finite = np.isfinite(loss) & (status >= 0)
+    trained = status >= 0
+    finite = np.isfinite(loss) & trained
     quantiles = (
         {f"q{int(q * 100):02d}": float(np.quantile(loss[finite], q)) for q in (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)}
         if finite.any()
         else {}
     )
+    threshold = problem.success_loss
+    fraction = None
+    if threshold is not None and trained.any():
+        succeeded = finite & (loss < threshold) & (status != Status.DIVERGED)
+        fraction = float(np.mean(succeeded[trained]))
+    r_squared = problem.r_squared(loss[finite]) if finite.any() else None
+    notes = []
+    n_not_run = int(np.sum(~trained))
+    if n_not_run:
+        notes.append(
+            f"{n_not_run} of {status.size} networks not run yet ({int(np.sum(~run.chunk_done))} of "
+            f"{run.chunk_done.size} chunks); finish with: landscape run --resume --out {run.path}"
+        )
+    if trained.any() and not finite.any():
+        notes.append("no trained network has a finite final loss (all diverged): no loss quantiles")
+    elif trained.sum() == 1:
+        notes.append("one network: fractions are 0 or 1")
+    elif finite.sum() > 1 and np.ptp(loss[finite]) == 0:
+        notes.append("every network ended at the same final loss")
     return {
         "n_inits": int(status.size),
+        "n_trained": int(trained.sum()),
+        "n_not_run": n_not_run,
         "status_counts": {s.name.lower(): int(np.sum(status == s)) for s in Status},
         "loss_quantiles": quantiles,
-        "success_loss": success_loss,
-        "fraction_below": float(np.mean(loss[status >= 0] < success_loss)) if (status >= 0).any() else float("nan"),
+        "success_loss": threshold,
+        "success_rule": problem.success_rule(),
+        "fraction_succeeding": fraction,
+        "median_r_squared": float(np.median(r_squared)) if r_squared is not None and r_squared.size else None,
+        "notes": notes,
         "wall_seconds": float(run.attrs.get("wall_seconds", float("nan"))),
         "net_steps_per_second": float(run.attrs.get("net_steps_per_second", float("nan"))),
     }
 
 
 def format_summary(summary: dict[str, Any], name: str) -> str:
+    """The summary of :func:`summarize` as a few lines of text."""
     counts = summary["status_counts"]
+    quantiles = summary["loss_quantiles"]
     lines = [
         f"study '{name}': {summary['n_inits']} networks",
         "  status: " + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "not_run" or v),
-        "  final loss quantiles: " + ", ".join(f"{k} {v:.3g}" for k, v in summary["loss_quantiles"].items()),
-        f"  fraction with final loss < {summary['success_loss']:g}: {summary['fraction_below']:.3f}",
-        f"  wall time {summary['wall_seconds']:.1f} s (training), throughput {summary['net_steps_per_second']:.3g} network-steps/s",
+        "  final loss quantiles: " + (", ".join(f"{k} {v:.3g}" for k, v in quantiles.items()) or "none finite"),
+        f"  {summary['success_rule']}",
     ]
+    if summary["fraction_succeeding"] is not None:
+        r2 = summary["median_r_squared"]
+        lines.append(
+            f"  succeeding: {summary['fraction_succeeding']:.3f} of {summary['n_trained']} trained networks"
+            + (f"; median R² {r2:.3f}" if r2 is not None else "")
+        )
+    elif summary["success_loss"] is None:
+        lines.append("  succeeding: not computed (success is not defined for this loss)")
+    lines += [f"  note: {note}" for note in summary.get("notes", [])]
+    wall, rate = summary["wall_seconds"], summary["net_steps_per_second"]
+    if np.isfinite(wall):
+        lines.append(
+            f"  wall time {wall:.1f} s (training)" + (f", throughput {rate:.3g} network-steps/s" if rate > 0 else "")
+        )
     return "\n".join(lines)
 
 
-__all__ = ["run_study", "prepare", "train_networks", "summarize", "format_summary", "StudyError", "ConfigError"]
+__all__ = [
+    "run_study",
+    "prepare",
+    "train_networks",
+    "success_problem",
+    "summarize",
+    "format_summary",
+    "StudyError",
+    "ConfigError",
+]

@@ -7,7 +7,7 @@ A sweep file is a study TOML plus a ``[sweep]`` table::
 
     [sweep]
     mode = "one_at_a_time"   # or "grid" (every combination)
-    success_loss = 0.01      # a network succeeds when its final full-data MSE is below this
+    success_loss = 0.01      # optional: one threshold for every cell (default: each cell's own rule)
     "model.hidden" = [[3], [4], [6]]
     model.activation = ["relu", "elu"]       # TOML dotted keys work too
     optimizer = [{name = "sgd", learning_rate = 0.1}]   # a table value sets several fields
@@ -17,8 +17,16 @@ that is a table sets each of its fields under the factor's name. ``one_at_a_time
 base study once and then every factor's values alone around it (values equal to the base
 are not repeated); ``grid`` runs the product of all factors.
 
-*Success* is the same for every activation: the final full-batch MSE (no dropout) is finite
-and below ``success_loss``. Success fractions carry Wilson score intervals (Wilson 1927).
+*Success* is judged in each cell by that cell's own problem (:class:`landscape.problem.Problem`,
+task-aware): the final training loss (no dropout) is finite and below ``task.success_loss``, or,
+when that is 0, below a tenth of the constant predictor's loss (R² > 0.9), so cells whose task or
+width change the target's scale are judged alike. ``[sweep] success_loss`` sets one threshold for
+every cell instead. A cell whose loss is the user's own without ``task.success_loss`` has no
+success (its row says so). Success fractions carry Wilson score intervals (Wilson 1927).
+
+Any model and loss the study names (``model.factory``, ``train.loss``) can be swept; solution
+types (the shape breakdown) need the built-in MLP on MSE over data with a ReLU-family activation,
+and a cell without them says why in one line.
 """
 
 from __future__ import annotations
@@ -33,9 +41,11 @@ from typing import Any
 
 import numpy as np
 
+from .basins import problem_of_prepared, success_mask, success_threshold, types_reason
+from .batching import chunked_map
 from .config import ConfigError, Study, read_toml_file, study_from_dict, study_to_dict
 from .stats import wilson_interval
-from .training import Status
+from .vocabulary import Status
 
 MODES = ("grid", "one_at_a_time")
 SWEEP_KEYS = ("mode", "success_loss")
@@ -55,7 +65,7 @@ class SweepConfig:
 
     factors: dict[str, list[Any]] = field(default_factory=dict)
     mode: str = "one_at_a_time"
-    success_loss: float = 1e-2
+    success_loss: float = 0.0  # one threshold for every cell; 0: each cell's own (task-aware) rule
 
 
 @dataclass(frozen=True)
@@ -136,9 +146,11 @@ def sweep_from_dict(data: dict[str, Any]) -> Sweep:
     mode = table.pop("mode", "one_at_a_time")
     if mode not in MODES:
         raise ConfigError(f"sweep.mode: unknown value {mode!r}; expected one of {', '.join(MODES)}")
-    success_loss = table.pop("success_loss", 1e-2)
-    if isinstance(success_loss, bool) or not isinstance(success_loss, (int, float)) or not success_loss > 0:
-        raise ConfigError(f"sweep.success_loss: expected a positive number, got {success_loss!r}")
+    success_loss = table.pop("success_loss", 0.0)
+    if isinstance(success_loss, bool) or not isinstance(success_loss, (int, float)) or not success_loss >= 0:
+        raise ConfigError(
+            f"sweep.success_loss: expected a non-negative number (0: each cell's own rule), got {success_loss!r}"
+        )
     factors = _flatten_factors(table)
     if not factors:
         raise ConfigError('sweep: no factors; add e.g. model.activation = ["relu", "elu"] to [sweep]')
@@ -199,18 +211,15 @@ def base_value(study: Study, name: str, like: Any = None) -> Any:
 # Outcomes of one cell (pure: arrays in, arrays out).
 
 
-def success_mask(final_loss: np.ndarray, status: np.ndarray, success_loss: float) -> np.ndarray:
-    """``(n,)`` bool: finite final loss below ``success_loss`` and not diverged."""
-    final_loss = np.asarray(final_loss)
-    return np.isfinite(final_loss) & (final_loss < success_loss) & (np.asarray(status) != Status.DIVERGED)
-
-
-def steps_to_success(trajectory: np.ndarray, record_steps: np.ndarray, success_loss: float) -> np.ndarray:
+def steps_to_success(trajectory: np.ndarray, record_steps: np.ndarray, success_loss: float | None) -> np.ndarray:
     """``(n,)`` first recorded step whose training loss is below ``success_loss`` (NaN: never).
 
     The trajectory holds the loss the optimiser saw (with dropout/minibatches when enabled),
-    at ``record_steps``; the answer's resolution is that schedule's spacing.
+    at ``record_steps``; the answer's resolution is that schedule's spacing. All NaN when
+    ``success_loss`` is None (success undefined).
     """
+    if success_loss is None:
+        return np.full(np.asarray(trajectory).shape[0], np.nan)
     below = np.asarray(trajectory) < success_loss
     first = np.argmax(below, axis=1)
     return np.where(below.any(axis=1), np.asarray(record_steps)[first].astype(float), np.nan)
@@ -236,6 +245,12 @@ class SuccessSummary:
             crossed = crossed[np.isfinite(crossed)]
             median = float(np.median(crossed)) if crossed.size else float("nan")
         return cls(n, k, k / n if n else float("nan"), float(low), float(high), median)
+
+    @classmethod
+    def undefined(cls, n: int) -> SuccessSummary:
+        """``n`` networks whose success is not defined (no threshold): no fraction, no interval."""
+        nan = float("nan")
+        return cls(int(n), 0, nan, nan, nan, nan)
 
 
 def type_counts(labels: np.ndarray, names: list[str]) -> np.ndarray:
@@ -270,51 +285,73 @@ class CellResult:
     labels: np.ndarray | None = None  # shape of the learned function (ReLU-family cells), str
     types: np.ndarray | None = None  # solution types (status overrides shape), str
     trainer: str = "general"  # which batched trainer ran the cell (Prepared.trainer_kind)
+    success_loss: float | None = None  # the cell's threshold (None: success undefined for its loss)
+    success_rule: str = ""  # one line: what success means in this cell
+    model_name: str = "mlp"  # the model's name (Model.name)
+    sources: dict[str, str] = field(default_factory=lambda: {"model": "mlp", "loss": "mse", "target": "config"})
+    notes: list[str] = field(default_factory=list)  # one line per thing skipped, and why
+
+    @property
+    def threshold(self) -> float:
+        """The success threshold as a number (NaN: undefined), for tables and files."""
+        return float("nan") if self.success_loss is None else float(self.success_loss)
 
 
 def train_cell(study: Study) -> tuple[Any, Any, Any, float]:
-    """Train every network of ``study`` in memory, in chunks of one compiled shape.
+    """Train every network of ``study`` in memory, in chunks of one compiled shape
+    (:func:`landscape.batching.chunked_map` over network indices).
 
     Returns ``(prepared, init_params, TrainResult, seconds)``; seconds include compilation.
     """
-    import jax
-
     from .runner import auto_chunk_size, prepare, train_networks
 
     t0 = time.perf_counter()
     prepared = prepare(study)
-    chunk = auto_chunk_size(study, prepared.dataset.out_dim, int(getattr(prepared, "n_devices", 1)))
-    parts = []
-    for start in range(0, study.n_inits, chunk):
-        indices = np.arange(start, min(start + chunk, study.n_inits))
-        parts.append(train_networks(prepared, indices, pad_to=chunk))
-    init = jax.tree.map(lambda *leaves: np.concatenate(leaves), *[p[0] for p in parts])
-    result = jax.tree.map(lambda *leaves: np.concatenate(leaves), *[p[1] for p in parts])
+    chunk = auto_chunk_size(
+        study, prepared.dataset.out_dim, int(getattr(prepared, "n_devices", 1)), prepared.trainer_kind
+    )
+    init, result = chunked_map(lambda indices: train_networks(prepared, indices), np.arange(study.n_inits), chunk)
     return prepared, init, result, time.perf_counter() - t0
 
 
-def run_cell(cell: Cell, success_loss: float, classify: Callable[..., np.ndarray] | None = None) -> CellResult:
-    """Train one cell and judge it; ReLU-family cells are also labelled by ``classify``.
+def run_cell(cell: Cell, success_loss: float = 0.0, classify: Callable[..., np.ndarray] | None = None) -> CellResult:
+    """Train one cell and judge it by its own problem; ReLU-family MLP cells are also labelled by ``classify``.
 
-    ``classify(prepared, batched TrainResult)`` returns ``(n,)`` str labels, or a dict with
-    ``label`` (types: unconverged/diverged override the shape) and ``shape`` (the learned
-    function's shape whatever the status), e.g. :func:`landscape.basins.solution_types`. The
-    breakdown counts shapes; networks whose type is ``unconverged`` are counted separately.
+    Args:
+      cell: the cell.
+      success_loss: one threshold for every cell; 0: the cell's task-aware rule
+        (:attr:`landscape.problem.Problem.success_loss`).
+      classify: ``classify(prepared, batched TrainResult)`` returns ``(n,)`` str labels, or a dict
+        with ``label`` (types: unconverged/diverged override the shape) and ``shape`` (the learned
+        function's shape whatever the status), e.g. :func:`landscape.basins.solution_types`. The
+        breakdown counts shapes; networks whose type is ``unconverged`` are counted separately.
     """
     prepared, init, result, seconds = train_cell(cell.study)
+    problem = problem_of_prepared(prepared)
+    threshold, rule = success_threshold(problem, success_loss)
     record_steps = np.asarray(prepared.spec.record_steps)
     final_loss = np.asarray(result.final_loss)
     status = np.asarray(result.status)
     trajectory = np.asarray(result.trajectory)
-    success = success_mask(final_loss, status, success_loss)
-    crossing = steps_to_success(trajectory, record_steps, success_loss)
+    notes = []
+    if threshold is None:
+        success = np.zeros(final_loss.shape, dtype=bool)
+        notes.append(rule)
+    else:
+        success = success_mask(final_loss, status, threshold)
+    crossing = steps_to_success(trajectory, record_steps, threshold)
     labels = types = None
-    model = cell.study.model
-    if classify is not None and model.activation in RELU_FAMILY:
-        out = classify(prepared, result)
-        types = out if not isinstance(out, dict) else out["label"]
-        shapes = out if not isinstance(out, dict) else out.get("shape", out["label"])
-        types, labels = np.asarray(types).astype(str), np.asarray(shapes).astype(str)
+    if classify is not None:
+        reason = types_reason(problem)
+        if reason is None and problem.activation not in RELU_FAMILY:
+            reason = f"the shape breakdown is written for ReLU-family activations, not {problem.activation}"
+        if reason is None:
+            out = classify(prepared, result)
+            types = out if not isinstance(out, dict) else out["label"]
+            shapes = out if not isinstance(out, dict) else out.get("shape", out["label"])
+            types, labels = np.asarray(types).astype(str), np.asarray(shapes).astype(str)
+        elif problem.mlp is None or problem.loss_fn is not None:
+            notes.append(f"no solution types: {reason}")
     return CellResult(
         cell=cell,
         x=np.asarray(prepared.dataset.x),
@@ -329,11 +366,18 @@ def run_cell(cell: Cell, success_loss: float, classify: Callable[..., np.ndarray
         record_steps=record_steps,
         success=success,
         steps_to_success=crossing,
-        summary=SuccessSummary.of(success, crossing),
+        summary=SuccessSummary.of(success, crossing)
+        if threshold is not None
+        else SuccessSummary.undefined(success.size),
         wall_seconds=seconds,
         labels=labels,
         types=types,
         trainer=str(getattr(prepared, "trainer_kind", "general")),
+        success_loss=threshold,
+        success_rule=rule,
+        model_name=problem.model.name,
+        sources=dict(problem.sources),
+        notes=notes,
     )
 
 
@@ -357,6 +401,7 @@ def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
         "label": np.array([r.cell.label for r in results]),
         "n": np.array([r.summary.n for r in results], dtype=np.int64),
         "successes": np.array([r.summary.successes for r in results], dtype=np.int64),
+        "threshold": np.array([r.threshold for r in results]),
         "fraction": np.array([r.summary.fraction for r in results]),
         "ci_low": np.array([r.summary.ci_low for r in results]),
         "ci_high": np.array([r.summary.ci_high for r in results]),
@@ -379,8 +424,25 @@ def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
         "factor_base": factor_base,
         "mode": sweep.config.mode,
         "success_loss": sweep.config.success_loss,
+        "success_definition": success_definition(sweep, results),
+        "notes": [f"cell {r.cell.index}: {note}" for r in results for note in r.notes],
         "confidence": 0.95,
     }
+
+
+def success_definition(sweep: Sweep, results: list[CellResult]) -> str:
+    """One line: what success means in this sweep (one threshold, or each cell's own rule)."""
+    if sweep.config.success_loss:
+        return (
+            f"final loss (no dropout) finite and < {sweep.config.success_loss:g} in every cell ([sweep] success_loss)"
+        )
+    rules = sorted({r.success_rule for r in results})
+    if len(rules) == 1:
+        return f"{rules[0]} (final loss without dropout)"
+    return (
+        "each cell's own rule: final loss (no dropout) below task.success_loss, else a tenth of the cell's "
+        "constant-predictor loss (R² > 0.9); thresholds per cell in the table"
+    )
 
 
 def format_table(table: dict[str, Any], markdown: bool = True) -> str:
@@ -391,6 +453,7 @@ def format_table(table: dict[str, Any], markdown: bool = True) -> str:
             "cell",
             "setting",
             "success",
+            "threshold",
             "fraction [95% CI]",
             "median final loss",
             "median steps to success",
@@ -403,11 +466,16 @@ def format_table(table: dict[str, Any], markdown: bool = True) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for row in range(len(table["cell"])):
         median = table["median_steps_to_success"][row]
+        threshold = float(table["threshold"][row]) if "threshold" in table else float(table["success_loss"])
+        defined = np.isfinite(threshold)
         cells = [
             str(int(table["cell"][row])),
             str(table["label"][row]),
-            f"{int(table['successes'][row])}/{int(table['n'][row])}",
-            f"{table['fraction'][row]:.3f} [{table['ci_low'][row]:.3f}, {table['ci_high'][row]:.3f}]",
+            f"{int(table['successes'][row])}/{int(table['n'][row])}" if defined else "undefined",
+            f"{threshold:.3g}" if defined else "–",
+            f"{table['fraction'][row]:.3f} [{table['ci_low'][row]:.3f}, {table['ci_high'][row]:.3f}]"
+            if defined
+            else "–",
             f"{table['median_final_loss'][row]:.2g}",
             "–" if not np.isfinite(median) else f"{median:.0f}",
             f"{table['wall_seconds'][row]:.1f}",
@@ -447,8 +515,13 @@ def run_sweep(
         raise StudyError(f"{out}: already exists; pass --resume to finish it or --overwrite to replace it")
     cells = expand_cells(sweep)
     finished = _finished_cells(out, cells, sweep.config.success_loss) if resume and out.exists() else {}
+    rule = (
+        f"final loss < {sweep.config.success_loss:g} in every cell"
+        if sweep.config.success_loss
+        else "each cell's task-aware rule (task.success_loss, else a tenth of the constant predictor's loss)"
+    )
     say(
-        f"sweep '{sweep.name}': {len(cells)} cells ({sweep.config.mode}), {sweep.base.n_inits} networks each, success = final MSE < {sweep.config.success_loss:g}"
+        f"sweep '{sweep.name}': {len(cells)} cells ({sweep.config.mode}), {sweep.base.n_inits} networks each; success: {rule}"
     )
     if finished:
         say(f"resuming {out}: {len(finished)} of {len(cells)} cells already done")
@@ -463,9 +536,15 @@ def run_sweep(
             _write_root(out, result, overwrite)
         _write_cell(out, result)
         s = result.summary
-        say(
-            f"  cell {cell.index:2d} {cell.label:40s} success {s.successes:4d}/{s.n} = {s.fraction:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]  {result.wall_seconds:.1f} s"
+        judged = (
+            f"success {s.successes:4d}/{s.n} = {s.fraction:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}] "
+            f"(loss < {result.success_loss:.3g})"
+            if result.success_loss is not None
+            else "success undefined"
         )
+        say(f"  cell {cell.index:2d} {cell.label:40s} {judged}  {result.wall_seconds:.1f} s")
+        for note in result.notes:
+            say(f"    note: {note}")
         results.append(result)
     table = summary_table(sweep, results)
     table["total_seconds"] = time.perf_counter() - t_start
@@ -495,7 +574,7 @@ def _write_root(out: Path, result: CellResult, overwrite: bool) -> None:
         shapes,
         result.record_steps,
         study.n_inits,
-        {**_device_metadata(), "model": "mlp", "sweep": True},
+        {**_device_metadata(), "model": result.model_name, "sources": json.dumps(result.sources), "sweep": True},
     )
     arrays = {
         "final_loss": result.final_loss,
@@ -565,8 +644,17 @@ def _finished_cells(out: Path, cells: list[Cell], success_loss: float) -> dict[i
             labels=labels,
             types=types,
             trainer=str(group["trainer"]),
+            success_loss=_stored_threshold(group),
+            success_rule=str(group.get("success_rule", "")),
+            notes=json.loads(str(group["notes"])) if "notes" in group else [],
         )
     return found
+
+
+def _stored_threshold(group: dict[str, Any]) -> float | None:
+    """A stored cell's threshold (None: undefined); files from before per-cell thresholds: None."""
+    value = float(group.get("success_loss", float("nan")))
+    return value if np.isfinite(value) else None
 
 
 def _write_cell(out: Path, result: CellResult) -> None:
@@ -609,6 +697,9 @@ def _write_cell(out: Path, result: CellResult) -> None:
         "ci_low": result.summary.ci_low,
         "ci_high": result.summary.ci_high,
         "median_steps_to_success": result.summary.median_steps,
+        "success_loss": result.threshold,
+        "success_rule": result.success_rule,
+        "notes": json.dumps(result.notes),
     }
     write_group(out, f"sweep/cells/{result.cell.index}", arrays, attrs)
 
@@ -618,6 +709,7 @@ SUMMARY_ARRAYS = (
     "label",
     "n",
     "successes",
+    "threshold",
     "fraction",
     "ci_low",
     "ci_high",
@@ -637,6 +729,7 @@ SUMMARY_ATTRS = (
     "success_loss",
     "confidence",
     "total_seconds",
+    "notes",
 )
 
 
@@ -648,7 +741,7 @@ def _write_summary(out: Path, sweep: Sweep, table: dict[str, Any]) -> None:
     attrs.update({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in attrs.items()})
     attrs["base_config_toml"] = sweep.base.to_toml()
     attrs.update(_device_metadata())
-    attrs["success_definition"] = f"final full-data MSE (no dropout) finite and < {sweep.config.success_loss:g}"
+    attrs["success_definition"] = table["success_definition"]
     write_group(out, "sweep/summary", {key: table[key] for key in SUMMARY_ARRAYS}, attrs)
 
 
@@ -658,15 +751,17 @@ def read_summary(path: str | Path) -> dict[str, Any]:
 
     with Run(path) as run:
         group = run.group("sweep/summary")
-    table = {key: group[key] for key in SUMMARY_ARRAYS}
+    table = {key: group[key] for key in SUMMARY_ARRAYS if key in group}  # older files lack "threshold"
+    if "threshold" not in table:
+        table["threshold"] = np.full(len(table["cell"]), float(group["success_loss"]))
     for key in SUMMARY_ATTRS:
-        value = group[key]
+        value = group.get(key, [] if key == "notes" else None)
         table[key] = (
             json.loads(value)
-            if isinstance(value, str) and key in ("type_names", "settings", "factors", "factor_base")
+            if isinstance(value, str) and key in ("type_names", "settings", "factors", "factor_base", "notes")
             else value
         )
-    for key in ("backend", "devices"):
+    for key in ("backend", "devices", "success_definition"):
         if key in group:
             table[key] = str(group[key])
     table["label"] = np.asarray(table["label"]).astype(str)

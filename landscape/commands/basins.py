@@ -102,6 +102,7 @@ def main(args: argparse.Namespace) -> int:
         f"  origin: final loss {result.final_loss[centre, centre]:.6g} on the map, {alone:.6g} for network {config.base_index} trained alone"
     )
     print(f"  classifier: {attrs['classifier']}")
+    problem = prepared.problem
     fig = basin_map_figure(
         result.label_code,
         result.label_names,
@@ -112,8 +113,9 @@ def main(args: argparse.Namespace) -> int:
         config.units,
         result.statistics["fractions"],
         float(result.statistics["boundary_edge_fraction"]),
-        config.success_loss,
-        title=f"{study.name}: basins around network {config.base_index}'s init ({study.model.activation}, {study.optimizer.name} lr {study.optimizer.learning_rate:g}, {study.train.steps} steps)",
+        result.success_loss,
+        title=f"{study.name}: basins around network {config.base_index}'s init ({problem.model.name}, "
+        f"{study.optimizer.name} lr {study.optimizer.learning_rate:g}, {study.train.steps} steps)",
     )
     if args.figures:
         folder = Path(args.figures)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from ..config import ConfigError, Study, load_study, parse_override
 
@@ -62,6 +63,49 @@ def study_from_args(args: argparse.Namespace) -> Study | None:
     return study
 
 
+# the command that recomputes each analysis group (a group's first path part)
+RECOMPUTE = {
+    "types": "landscape classify {run}",
+    "hessian": "landscape hessian {run}",
+    "map": "landscape map {run}",
+    "slices": "landscape slice {run} (the same plane)",
+    "paths": "landscape paths {run} (the same pair)",
+    "basins": "landscape basins BASINS.toml --out {run}",
+}
+
+
+def recompute_command(group: str, run: str) -> str:
+    """The command that recomputes analysis group ``group`` (e.g. ``slices/plane-0-1-2``) of run file ``run``."""
+    head = group.split("/")[0]
+    return RECOMPUTE.get(head, f"landscape {head} {{run}}").format(run=run)
+
+
+def stale_line(stale: list[str], run: str) -> str | None:
+    """One line listing stale analysis groups with the command that recomputes each (None: none stale)."""
+    if not stale:
+        return None
+    items = "; ".join(f"/{group} ({recompute_command(group, run)})" for group in stale)
+    return f"stale analyses (computed before the training results changed): {items}"
+
+
+def _guarded(stage: str, out: object, retry: str, args: argparse.Namespace, work: Any) -> Any:
+    """``work()``, or None and one printed line when it fails: the trained run file is never lost to a
+    failing analysis or figure (``--debug`` shows the traceback)."""
+    from ..cli import debug_requested, one_line
+
+    try:
+        return work()
+    except Exception as err:  # noqa: BLE001 - the run file is written; say what failed in one line
+        if debug_requested(args):
+            raise
+        print(
+            f"  {stage}: not completed ({type(err).__name__}: {one_line(str(err))}); the run file {out} is intact; "
+            f"retry with: {retry}",
+            file=sys.stderr,
+        )
+        return None
+
+
 def main(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise ConfigError("--resume and --overwrite: choose one")
@@ -83,6 +127,7 @@ def main(args: argparse.Namespace) -> int:
     )
     stages = {"training (compile included)": time.perf_counter() - started}
     figures: list = []  # classify's figure files, which the report embeds instead of redrawing
+    text_out = sys.stderr if args.json else sys.stdout
     with Run(out) as run:
         summary = summarize(run)
         if args.json:
@@ -92,35 +137,61 @@ def main(args: argparse.Namespace) -> int:
             print(f"  run file: {out}")
         complete = run.complete
         chunk_seconds = run._train("chunk_seconds")
+        stale = run.stale_analyses()
+    classified = False
     if complete and not args.no_classify:
         from ..plots import run_figures_folder
         from .classify import classify_and_report
 
         timings: dict[str, float] = {}
         # PNGs only: SVGs doubled the drawing time; `landscape classify RUN.h5` writes both
-        text = classify_and_report(out, run_figures_folder(out), timings=timings, written=figures, formats=("png",))
+        text = _guarded(
+            "solution types",
+            out,
+            f"landscape classify {out}",
+            args,
+            lambda: classify_and_report(
+                out, run_figures_folder(out), timings=timings, written=figures, formats=("png",)
+            ),
+        )
         stages.update(timings)
-        print(text, file=sys.stderr if args.json else sys.stdout)
+        if text is not None:
+            print(text, file=text_out)
+        with Run(out) as run:
+            classified = run.has("types") and run.analysis_state("types") == "current"
+        if "types" in stale and classified:
+            print("recomputed /types: the training results changed since it was computed", file=text_out)
+    line = stale_line([group for group in stale if not (group == "types" and classified)], str(out))
+    if line:
+        print(line, file=text_out)
     if complete and not args.no_report:
         from ..report import build_report
 
         started = time.perf_counter()
-        report = build_report(out, reuse=figures)
+        report = _guarded("report", out, f"landscape report {out}", args, lambda: build_report(out, reuse=figures))
         stages["report"] = time.perf_counter() - started
-        print(f"  report: {report}", file=sys.stderr if args.json else sys.stdout)
+        if report is not None:
+            print(f"  report: {report}", file=text_out)
+    print(format_stage_times(stages, chunk_seconds), file=sys.stderr)
+    return 0
+
+
+def format_stage_times(stages: dict[str, float], chunk_seconds: Any) -> str:
+    """One line of stage times; the first chunk's time (compile included) when there were several."""
+    import numpy as np
+
+    chunk_seconds = np.asarray(chunk_seconds, float)
     after = sum(seconds for stage, seconds in stages.items() if not stage.startswith("training"))
     first = (
         f" (first chunk, with the one-time kernel compile: {chunk_seconds[0]:.1f} s)"
-        if len(chunk_seconds) > 1 and chunk_seconds[0] == chunk_seconds[0]
+        if chunk_seconds.size > 1 and np.isfinite(chunk_seconds[0])
         else ""
     )
-    print(
+    return (
         "stage times: "
         + ", ".join(
             f"{stage} {seconds:.1f} s" + (first if stage.startswith("training") else "")
             for stage, seconds in stages.items()
         )
-        + (f"; after training {after:.1f} s" if len(stages) > 1 else ""),
-        file=sys.stderr,
+        + (f"; after training {after:.1f} s" if len(stages) > 1 else "")
     )
-    return 0

@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..basins import have_solution_types, solution_types
+    from ..basins import solution_types
     from ..plots import save_figure
     from ..plots.sweeps import success_by_factor_figure, type_breakdown_figure
     from ..runner import _device_metadata
@@ -69,8 +69,6 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"{sweep.name}.h5"
     success_loss = sweep.config.success_loss
     classify = lambda prepared, result: solution_types(prepared, result, success_loss)  # noqa: E731
-    if not have_solution_types() and not args.replot:
-        say("note: landscape.solutions is not available; ReLU cells are labelled fit/misfit by loss only")
     if args.replot:
         path, table = out, read_summary(out)
         machine = {"backend": table.get("backend", "?"), "devices": table.get("devices", "?")}
@@ -80,11 +78,13 @@ def main(args: argparse.Namespace) -> int:
     text = format_table(table)
     header = (
         f"Sweep '{sweep.name}' ({table['mode']}, {len(table['cell'])} cells, {sweep.base.n_inits} inits each, {sweep.base.train.steps} steps). "
-        f"Success: final full-data MSE < {success_loss:g} (the same threshold for every activation); 95% Wilson intervals. "
+        f"Success: {table.get('success_definition') or f'final loss < {success_loss:g}'}; 95% Wilson intervals. "
         f"Wall time {float(table['total_seconds']):.0f} s on {machine['backend']} ({machine['devices']}); per-cell times include compilation."
     )
     print(header)
     print(text)
+    for note in table.get("notes") or []:
+        print(f"note: {note}")
     if args.markdown:
         Path(args.markdown).write_text(header + "\n\n" + text + "\n")
     if args.figures:

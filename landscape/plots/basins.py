@@ -36,14 +36,14 @@ def basin_map_figure(
     units: list[int],
     fractions: np.ndarray,
     boundary_edge_fraction: float,
-    success_loss: float,
+    success_loss: float | None,
     title: str = "",
 ) -> Figure:
     """Two panels: the solution type of every init (left) and log10 final loss (right).
 
     ``label_code``/``final_loss`` are ``(G_b, G_a)`` grids (rows: axis b). The plane's origin,
     the base init, is marked with a white cross; the right panel's white contour is the
-    success threshold.
+    success threshold (none when ``success_loss`` is None or NaN: success undefined for the loss).
     """
     fig = Figure(figsize=(12.5, 5.4))
     ax_types, ax_loss = fig.subplots(1, 2)
@@ -72,8 +72,10 @@ def basin_map_figure(
     image = ax_loss.imshow(
         log_loss, origin="lower", extent=extent, cmap="viridis", interpolation="nearest", aspect="auto"
     )
-    fig.colorbar(image, ax=ax_loss, label="log10 final loss (MSE)")
-    if np.nanmin(log_loss) < np.log10(success_loss) < np.nanmax(log_loss):
+    fig.colorbar(image, ax=ax_loss, label="log10 final loss")
+    defined = success_loss is not None and np.isfinite(success_loss) and success_loss > 0
+    finite = np.isfinite(log_loss)
+    if defined and finite.any() and np.nanmin(log_loss) < np.log10(success_loss) < np.nanmax(log_loss):
         ax_loss.contour(
             coords_a,
             coords_b,
@@ -83,7 +85,12 @@ def basin_map_figure(
             linewidths=0.8,
             linestyles="solid",
         )
-    ax_loss.set_title(f"final loss; white line: loss = {success_loss:g}", fontsize=9)
+    ax_loss.set_title(
+        f"final loss; white line: success threshold {success_loss:.3g}"
+        if defined
+        else "final loss (success undefined for this loss)",
+        fontsize=9,
+    )
     for ax in (ax_types, ax_loss):
         ax.plot([0], [0], marker="x", color="white", markersize=9, markeredgewidth=2)
         ax.set_xlabel(_axis_label(directions[0], units[0]))

@@ -20,9 +20,12 @@ def factor_points(table: dict[str, Any], factor: str) -> list[tuple[str, int, in
     """``(value text, successes, n, is_base)`` per value of ``factor``, in the file's order.
 
     one_at_a_time: the cells that set ``factor`` plus the base cell (cell 0) at the base value.
-    grid: cells pooled over every other factor (marginal counts).
+    grid: cells pooled over every other factor (marginal counts). A cell whose success is
+    undefined (no threshold for its loss) counts as ``n = 0``.
     """
     settings = table["settings"]
+    judged = np.where(np.isfinite(np.asarray(table.get("threshold", np.zeros(len(settings))), float)), 1, 0)
+    table = {**table, "n": np.asarray(table["n"]) * judged, "successes": np.asarray(table["successes"]) * judged}
     values = table["factors"][factor]
     points = []
     if table["mode"] == "grid":
@@ -57,7 +60,11 @@ def success_by_factor_figure(table: dict[str, Any], wilson: Any, title: str = ""
     fig = Figure(figsize=(4.6 * cols, 3.6 * rows))
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, factor in zip(axes, factors):
-        points = factor_points(table, factor)
+        points = [point for point in factor_points(table, factor) if point[2] > 0]  # n = 0: success undefined
+        if not points:
+            ax.text(0.5, 0.5, "success undefined", ha="center", va="center", transform=ax.transAxes)
+            ax.set_title(factor, fontsize=9)
+            continue
         xs = np.arange(len(points))
         fractions = np.array([k / n for _, k, n, _ in points])
         intervals = np.array([wilson(k, n) for _, k, n, _ in points])
@@ -76,7 +83,10 @@ def success_by_factor_figure(table: dict[str, Any], wilson: Any, title: str = ""
         ax.grid(axis="y", alpha=0.3)
     for ax in axes[len(factors) :]:
         ax.set_visible(False)
-    note = f"success: final MSE < {table['success_loss']:g}; bars: Wilson 95% CI; red: the base study"
+    rule = table.get("success_definition") or f"final loss < {float(table['success_loss']):g}"
+    note = f"success: {rule}; bars: Wilson 95% CI; red: the base study"
+    if len(note) > 110:  # a long rule would run off the figure
+        note = "success: each cell's own threshold (see the table); bars: Wilson 95% CI; red: the base study"
     fig.suptitle((title + "\n" if title else "") + note, fontsize=10)
     fig.tight_layout()
     return fig
