@@ -737,14 +737,14 @@ def teacher_recovery(
 def split_by_success(labels: np.ndarray, final_loss: np.ndarray, success_loss: float | None) -> np.ndarray:
     """Labels with every shape whose members straddle success split: the failing ones ``<shape>_misfit``.
 
-    Outcome labels (diverged, unconverged, not_run) are left alone; nothing changes without a threshold.
+    Outcome labels (diverged, unconverged, not_run) and ``unclassified`` are left alone; nothing changes without a threshold.
     """
     labels = np.asarray(labels).astype(object)
     if success_loss is None:
         return labels.astype(str)
     loss = np.asarray(final_loss, float)
     success = np.isfinite(loss) & (loss < success_loss)
-    for name in set(labels.tolist()) - set(OUTCOME_TYPES):
+    for name in set(labels.tolist()) - set(OUTCOME_TYPES) - {"unclassified"}:
         members = labels == name
         if np.any(members & success) and np.any(members & ~success):
             labels[members & ~success] = name + MISFIT_SUFFIX

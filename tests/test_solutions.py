@@ -51,6 +51,11 @@ WEDGE = net([[1, 0], [0, 1], [-1, 0]], [-0.2, -0.2, -4], [1, 1, 1])
 BENT_RAMP = net([[1, 0], [1, 0], [0, 1]], [0, -0.5, -4], [1, 1, 1])
 # a valley made of one hinge plus a unit active on every point (linear there): relu(x0) - x0/2 ~ |x0|/2
 VALLEY_LINEAR = net([[1, 0], [1, 0], [0, 1]], [0, 2, -4], [1, -0.5, 1])
+# the four-faced pyramid: two hinges crossing at 90 degrees plus a unit active on every point (3 - x0):
+# relu(x0 + x1) + relu(x0 - x1) - x0 = max(|x0|, |x1|), a square pyramid with 4 faces (the hexagonal has 6)
+DIAMOND = net([[1, 1], [1, -1], [-1, 0]], [0, 0, 3], [1, 1, 1], output_bias=-3.0)
+# two units active on every point whose sum nearly cancels (a plane -0.2 x1) plus a dead unit: not a bent ramp
+CANCELLING = net([[1, 0], [1, 0.2], [0, 1]], [3, 3, -4], [1, -1, 1])
 
 
 def test_hand_built_minima_get_their_known_types_and_causes():
@@ -64,6 +69,8 @@ def test_hand_built_minima_get_their_known_types_and_causes():
         "bent ramp": BENT_RAMP,
         "valley linear": VALLEY_LINEAR,
         "valley negligible": VALLEY_NEGLIGIBLE,
+        "diamond": DIAMOND,
+        "cancelling": CANCELLING,
     }
     result = classify(list(cases.values()))
     labels = dict(zip(cases, result["label"]))
@@ -77,7 +84,11 @@ def test_hand_built_minima_get_their_known_types_and_causes():
         "bent ramp": "bent_ramp",
         "valley linear": "valley",
         "valley negligible": "valley",
+        "diamond": "diamond",
+        "cancelling": "dead",  # the always-active pair is one linear unit: k = 1 (was bent_ramp, k = 2)
     }
+    faces = dict(zip(cases, result["faces"]))
+    assert faces["pyramid"] == 6 and faces["diamond"] == 4  # linear pieces over the data
     causes = dict(zip(cases, result["cause"]))
     assert causes["pyramid"] == "k=3 of 3; dead 0, negligible 0, merged 0"
     assert causes["valley merged"] == "k=2 of 3; dead 0, negligible 0, merged 1"
@@ -85,8 +96,13 @@ def test_hand_built_minima_get_their_known_types_and_causes():
     assert causes["fully dead"] == "k=0 of 3; dead 3, negligible 0, merged 0"
     assert causes["single ramp"] == "k=1 of 3; dead 2, negligible 0, merged 0"
     assert causes["valley negligible"] == "k=2 of 3; dead 0, negligible 1, merged 0"
-    assert 0 < result["active_fraction"][-1, 2] < 0.05  # live, but on a handful of points
-    np.testing.assert_array_equal(result["gradient_rank"], [2, 1, 1, 0, 1, 2, 1, 1, 1])
+    assert causes["diamond"] == "k=3 of 3; dead 0, negligible 0, merged 0"
+    assert causes["cancelling"] == "k=1 of 3; dead 1, negligible 0, merged 1"
+    assert 0 < result["active_fraction"][8, 2] < 0.05  # live, but on a handful of points
+    np.testing.assert_array_equal(result["gradient_rank"], [2, 1, 1, 0, 1, 2, 1, 1, 1, 2, 1])
+    # reference for the diamond's function: max(|x0|, |x1|) on every point
+    z = X @ DIAMOND[0]["w"] + DIAMOND[0]["b"]
+    np.testing.assert_allclose(np.maximum(z, 0) @ DIAMOND[1]["w"][:, 0] - 3, np.abs(X).max(axis=1), atol=1e-12)
 
 
 def test_pyramid_diagnostics_by_hand():
@@ -133,7 +149,8 @@ def permute_and_rescale(params, rng):
 
 def test_labels_and_canonical_form_invariant_under_permutation_and_rescaling():
     rng = np.random.default_rng(1)
-    base = [PYRAMID, VALLEY_MERGED, VALLEY_DEAD, FULLY_DEAD, SINGLE_RAMP, WEDGE, BENT_RAMP, VALLEY_LINEAR]
+    base = [PYRAMID, VALLEY_MERGED, VALLEY_DEAD, FULLY_DEAD, SINGLE_RAMP, WEDGE, BENT_RAMP, VALLEY_LINEAR, DIAMOND]
+    base += [CANCELLING]
     # plus random networks, whatever their type
     base += [net(rng.normal(size=(3, 2)), rng.normal(size=3) * 0.5, rng.normal(size=3)) for _ in range(20)]
     copies = 3
@@ -149,15 +166,75 @@ def test_labels_and_canonical_form_invariant_under_permutation_and_rescaling():
 
 
 def test_status_labels_override_shape_but_keep_it():
-    nets = [PYRAMID, PYRAMID, PYRAMID, VALLEY_DEAD]
-    status = np.array([0, 1, 2, 1], np.int8)
-    loss = np.array([1e-3, 1e-3, np.nan, 0.04])
-    drop = np.array([0.0, 0.5, 0.0, 1e-5])  # net 1 still falling, net 3 on a plateau
+    nets = [PYRAMID, PYRAMID, PYRAMID, VALLEY_DEAD, PYRAMID]
+    status = np.array([0, 1, 2, 1, -1], np.int8)
+    loss = np.array([1e-3, 1e-3, np.nan, 0.04, np.nan])  # an unfinished chunk stores NaN losses
+    drop = np.array([0.0, 0.5, 0.0, 1e-5, np.nan])  # net 1 still falling, net 3 on a plateau
     result = classify_networks(stack(nets), X, loss, status, recent_loss_drop=drop)
-    assert list(result["label"]) == ["pyramid", "unconverged", "diverged", "valley"]
-    assert list(result["shape"]) == ["pyramid", "pyramid", "pyramid", "valley"]
+    # a network that never ran is not_run, never diverged (whatever its stored loss)
+    assert list(result["label"]) == ["pyramid", "unconverged", "diverged", "valley", "not_run"]
+    assert list(result["shape"]) == ["pyramid", "pyramid", "pyramid", "valley", "not_run"]
     without = classify_networks(stack(nets), X, loss, status)
-    assert without["label"][3] == "unconverged"
+    assert without["label"][3] == "unconverged" and without["label"][4] == "not_run"
+
+
+def test_bimodality_finds_two_modes_and_not_one():
+    from landscape.solutions import bimodal_notes, bimodality
+
+    rng = np.random.default_rng(3)
+    # the default study's pyramids: ~1.0e-3 and ~3.8e-3 (226 of 1233)
+    two = np.concatenate([10 ** rng.normal(-3.0, 0.03, 1007), 10 ** rng.normal(np.log10(3.8e-3), 0.03, 226)])
+    found = bimodality(two)
+    assert found["n_low"] == 1007 and found["n_high"] == 226
+    assert found["low"] == pytest.approx(1e-3, rel=0.05) and found["high"] == pytest.approx(3.8e-3, rel=0.05)
+    assert found["D"] > 10
+    one = 10 ** rng.normal(-3.0, 0.1, 1000)
+    assert bimodality(one)["D"] < 3  # a single log-normal mode: no clean split
+    assert bimodality(two[:5]) is None  # too few to say
+    labels = np.array(["pyramid"] * two.size + ["valley"] * one.size)
+    notes = bimodal_notes(labels, ["pyramid", "valley"], np.concatenate([two, one]))
+    assert notes[0].startswith("bimodal final loss") and "1007 near 0.001" in notes[0] and notes[1] == ""
+
+
+def test_success_splits_a_shape_that_straddles_it():
+    from landscape.solutions import split_by_success
+
+    labels = np.array(["ridge", "ridge", "fold", "fold", "diverged", "not_run"])
+    loss = np.array([1e-9, 0.5, 0.5, 0.6, np.nan, np.nan])
+    split = split_by_success(labels, loss, success_loss=1e-2)
+    assert list(split) == ["ridge", "ridge_misfit", "fold", "fold", "diverged", "not_run"]
+    assert list(split_by_success(labels, loss, None)) == list(labels)
+
+
+def test_teacher_recovery_of_the_teacher_itself_a_permuted_rescaled_copy_and_a_stranger():
+    from landscape.solutions import teacher_recovery
+
+    rng = np.random.default_rng(4)
+    teacher_w, teacher_b = rng.normal(size=(2, 3)), rng.normal(size=3) * 0.3
+    perm, scale = np.array([2, 0, 1]), np.array([0.3, 2.0, 5.0])
+    copy_w, copy_b = teacher_w[:, perm] * scale, teacher_b[perm] * scale
+    wider_w = np.concatenate([copy_w, rng.normal(size=(2, 1))], axis=1)  # a 4-unit student, one extra unit
+    wider_b = np.concatenate([copy_b, [0.7]])
+    stranger_w, stranger_b = -teacher_w, -teacher_b  # every unit facing the other way
+    students_w = np.stack([teacher_w, copy_w, stranger_w])
+    students_b = np.stack([teacher_b, copy_b, stranger_b])
+    found = teacher_recovery(students_w, students_b, teacher_w, teacher_b)
+    np.testing.assert_allclose(found["error"][:2], 0.0, atol=1e-7)
+    np.testing.assert_allclose(found["cosine"][:2], 1.0, atol=1e-12)
+    np.testing.assert_array_equal(found["match"][0], [0, 1, 2])
+    np.testing.assert_array_equal(perm[found["match"][1]], [0, 1, 2])  # student unit i holds teacher unit perm[i]
+    # the stranger: the best assignment, checked against every permutation (brute force)
+    import itertools
+
+    def unit(w, b):
+        both = np.concatenate([w.T, b[:, None]], axis=1)
+        return both / np.linalg.norm(both, axis=1, keepdims=True)
+
+    t, st = unit(teacher_w, teacher_b), unit(stranger_w, stranger_b)
+    best = min(np.mean(np.linalg.norm(st[list(p)] - t, axis=1)) for p in itertools.permutations(range(3)))
+    assert found["error"][2] == pytest.approx(best, rel=1e-9) and best > 0.5
+    wider = teacher_recovery(wider_w[None], wider_b[None], teacher_w, teacher_b)
+    assert wider["error"][0] < 1e-7 and 3 not in wider["match"][0]
 
 
 def test_recent_loss_drop_reads_the_trajectory():

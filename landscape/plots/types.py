@@ -116,9 +116,9 @@ def contours_figure(panels: Sequence[dict], target: dict | None = None) -> Figur
         ax.set_ylim(low, high)
         ax.set_aspect("equal")
         ax.set_title(item["title"], fontsize=9)
+    teacher = "; black dashed: the teacher's" if any("teacher_w" in item for item in items) else ""
     fig.suptitle(
-        "Contours of the learned function; lines: unit hyperplanes w.x + b = 0 (arrow: active side; dotted: dead;"
-        " black dashed: the teacher's)"
+        f"Contours of the learned function; lines: unit hyperplanes w.x + b = 0 (arrow: active side; dotted: dead{teacher})"
     )
     return fig
 
