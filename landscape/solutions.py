@@ -942,7 +942,9 @@ def _hessian_lambda_max(run: Any) -> np.ndarray | None:
     if not run.has("hessian"):
         return None
     group = run._file["hessian"]
-    if "top_eigenvalues" in group:
+    if "max_eigenvalue" in group:
+        values = np.asarray(group["max_eigenvalue"][()], float)
+    elif "top_eigenvalues" in group:
         values = np.asarray(group["top_eigenvalues"][()], float)[:, 0]
     elif "eigenvalues" in group and group["eigenvalues"].ndim == 2:
         values = np.nanmax(np.asarray(group["eigenvalues"][()], float), axis=1)

@@ -53,7 +53,9 @@ def _draw_lines(ax, w: np.ndarray, b: np.ndarray, reach: float, style: dict, dea
             ":" if is_dead else style.get("ls", "-"),
             color=colour,
             lw=style.get("lw", 1.6),
-            label=f"{label} {j}" + (" (dead)" if is_dead else ""),
+            label=(f"{label} {j}" + (" (dead)" if is_dead else ""))
+            if not style.get("one_label")
+            else (label if j == 0 else "_nolegend_"),
         )
         ax.annotate("", xy=foot + 0.15 * wj / norm, xytext=foot, arrowprops={"arrowstyle": "->", "color": colour})
 
@@ -107,8 +109,8 @@ def contours_figure(panels: Sequence[dict], target: dict | None = None) -> Figur
                 item["teacher_w"],
                 item["teacher_b"],
                 high - low,
-                {"color": "black", "ls": "--", "lw": 1.0},
-                label="teacher",
+                {"color": "black", "ls": "--", "lw": 1.0, "one_label": True},
+                label="teacher's units",
             )
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="lower left")
