@@ -19,6 +19,9 @@ Each block is divided by its total standard deviation over a sample, so the bloc
   bounded for 10^5-10^6 networks (the sample's pairwise distances are the largest object:
   ``sample_size^2 / 2`` floats);
 - each cluster's representative is its medoid within the sample.
+
+A model of your own is embedded by its own predictions (``minima_features(..., predict=apply)``);
+one without an apply function by its raw parameters and log final loss (:func:`parameter_features`).
 """
 
 from __future__ import annotations
