@@ -13,6 +13,7 @@ import base64
 import fcntl
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -484,3 +485,126 @@ def test_report_embeds_the_figures_classify_just_drew_instead_of_redrawing(small
         "representative contours&#x27; could not be drawn" in page
         or "'representative contours' could not be drawn" in page
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The report on any file: incomplete, stale, a model of one's own, task-aware success.
+
+
+def _section(page: str, key: str) -> str:
+    return page.split(f'<section id="{key}">')[1].split("</section>")[0]
+
+
+def _tiny(**overrides):
+    from tests.conftest import small_study
+
+    base = {"n_inits": 8, "train.steps": 60, "task.n_points": 32, "train.trajectory_points": 5}
+    return small_study(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def incomplete_run(tmp_path_factory):
+    from landscape import run_study
+
+    path = tmp_path_factory.mktemp("incomplete") / "incomplete.h5"
+    run_study(_tiny(**{"train.chunk_size": 4}), path, quiet=True, max_chunks=1)
+    return path
+
+
+def test_incomplete_run_banner_and_shares_over_finished_networks(incomplete_run):
+    with Run(incomplete_run) as run:
+        status, done = run.status, run.chunk_done
+        page = render_report(run)
+    assert done.tolist() == [True, False] and np.sum(status == -1) == 4
+    banner = page.split('<div class="banner">')[1].split("</div>")[0]
+    assert "1 of 2 chunks not trained (4 of 8 networks)" in banner
+    assert f"landscape run --resume --out {incomplete_run}" in banner and "over the 4 finished networks" in banner
+    training = _section(page, "training")
+    finished = status[status >= 0]
+    for code, name in ((0, "converged"), (1, "max_steps"), (2, "diverged")):
+        count = int(np.sum(finished == code))
+        share = f"{100 * count / finished.size:.1f}%"  # over the 4 finished, not the 8
+        assert f'<td class="">{name}</td><td class="num">{count}</td><td class="num">{share}</td>' in training, name
+    assert re.search(r'<td class="">not_run</td><td class="\w*">4</td><td class="\w*">&ndash;</td>', training)
+    assert 'class="error"' not in page
+
+
+def test_analyses_computed_before_a_resume_are_marked_stale(incomplete_run, tmp_path, capsys):
+    from landscape import run_study
+
+    path = tmp_path / "resumed.h5"
+    shutil.copy(incomplete_run, path)
+    assert cli_main(["classify", str(path), "--finished-only", "--no-figures", "--no-clusters"]) == 0
+    with Run(path) as run:
+        assert 'class="stale"' not in render_report(run)  # current: nothing flagged
+    run_study(_tiny(**{"train.chunk_size": 4}), path, quiet=True, resume=True)
+    with Run(path) as run:
+        assert run.complete and run.stale_analyses() == ["types"]
+        page = render_report(run)
+    types = _section(page, "types")
+    assert (
+        f'<p class="stale">stale: <code>/types</code> was computed before the training data changed; '
+        f"recompute with <code>landscape classify {path}</code></p>"
+    ) in types
+    assert page.count('class="stale"') == 1 and "Stale analyses: <code>/types</code>" in page
+    assert "Incomplete run" not in page
+
+
+def test_task_aware_success_share_is_the_files_own(small_run_path):
+    from landscape.problem import problem_of
+
+    with Run(small_run_path) as run:
+        problem = problem_of(run)
+        loss, finished = run.final_loss, run.status >= 0
+        page = render_report(run)
+    successes = int(np.sum(loss[finished] < problem.success_loss))
+    assert f"<b>{successes} of {int(finished.sum())} finished networks succeed" in page
+    assert html_escape(problem.success_rule()) in page
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+@pytest.fixture(scope="module")
+def object_run(tmp_path_factory):
+    """A teacher-student run trained from Python objects: no command can rebuild its model."""
+    from landscape import load_study, run_study
+    from landscape.examples.teacher_student import make_loss, make_model
+
+    study = load_study("runs/teacher_student.toml").replace(
+        n_inits=4, **{"train.steps": 40, "model.factory": "", "train.loss": "mse", "task.n_points": 16}
+    )
+    path = tmp_path_factory.mktemp("objects") / "objects.h5"
+    run_study(study, path, quiet=True, model=make_model(study), loss_fn=make_loss(study))
+    return path
+
+
+def test_a_run_trained_from_objects_says_which_python_call_computes_each_analysis(object_run):
+    with Run(object_run) as run:
+        page = render_report(run)
+    assert "The commands cannot rebuild this run's model: " in page
+    for key, command in (("types", "classify"), ("curvature", "hessian"), ("geometry", "slice"), ("map", "map")):
+        section = _section(page, key)
+        assert f"<code>landscape {command}</code> cannot compute it for this run" in section, key
+        assert "From Python:" in section and "problem_of" in page
+        assert f"landscape {command} {object_run}" not in section  # no command that would fail
+    assert "success: not computed" in page
+    assert 'class="error"' not in page
+
+
+def test_a_factory_model_of_ones_own_reports_its_problem_and_success_rule(tmp_path):
+    from landscape import load_study, run_study
+    from landscape.problem import problem_of
+
+    path = tmp_path / "ts.h5"
+    study = load_study("runs/teacher_student.toml").replace(n_inits=4, **{"train.steps": 40})
+    run_study(study, path, quiet=True)
+    with Run(path) as run:
+        problem = problem_of(run)
+        page = render_report(run)
+    assert html_escape(problem.describe()) in page and "no dataset" in page
+    assert "(task.success_loss)" in page
+    assert 'class="error"' not in page
