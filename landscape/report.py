@@ -640,9 +640,12 @@ def _types_section(run: Run) -> Section:
     causes = _read(run, f"{summary_path}/typical_cause")
     at_limit = _read(run, f"{summary_path}/max_steps")
     colours = type_colour_map(names)
+    from .solutions import type_representatives
+
+    representatives = type_representatives(run)
     rows = []
     for i, name in enumerate(names):
-        rep = int(summary["representative"][i])
+        rep = int(representatives.get(name, -1))
         rows.append(
             [
                 f'<span class="swatch" style="background:{colours[name]}"></span>{_esc(name)}',
@@ -759,6 +762,134 @@ def _representative_figures(run: Run, names: list[str], summary: dict[str, Any],
 
 
 def _curvature_section(run: Run) -> Section:
+    """The ``/hessian`` group through :class:`landscape.curvature.CurvatureResult` (as ``landscape hessian`` stores it)."""
+    curvature_result = _typed("curvature", "CurvatureResult")
+    if curvature_result is None:
+        return _curvature_section_from_group(run)
+    result = curvature_result.read(run) if run.has("hessian") else None
+    if result is None:
+        return _absent(
+            run,
+            "curvature",
+            "Curvature",
+            "Hessian spectra were not computed for this run.",
+            f"landscape hessian {_path_text(run)}",
+            "It stores eigenvalues of the loss Hessian at every final network (group 'hessian') and tells minima from saddles per type.",
+            "curvature (Hessian)",
+        )
+    from .curvature import format_curvature_table
+    from .plots import curvature as curvature_plots
+
+    section = Section("curvature", "Curvature")
+    summary = {key: np.asarray(value) for key, value in result.summary.items() if not isinstance(value, dict)}
+    labelled = _type_labels(run) if result.label_source == "types" else None
+    type_order = labelled[1] if labelled is not None else []
+    if "type" in summary and summary["type"].size:  # rows in the order of the types table, not by count
+        rank = {name: i for i, name in enumerate(type_order)}
+        order = sorted(range(len(summary["type"])), key=lambda i: rank.get(str(summary["type"][i]), len(rank)))
+        summary = {
+            key: value[order] if value.ndim >= 1 and len(value) == len(order) else value
+            for key, value in summary.items()
+        }
+    body = _notes_html(result.notes)
+    if "type" in summary and summary["type"].size and "max_eigenvalue_median" in summary:
+        dense = "median_near_zero" in summary
+        column = lambda key, i: _fmt(summary[key][i]) if key in summary else "&ndash;"  # noqa: E731
+        rows = []
+        for i, name in enumerate(str(t) for t in summary["type"]):
+            row = [
+                _esc(name),
+                f"{int(summary['count'][i])}",
+                f"{int(summary['n_saddle'][i])}",
+                f"{column('max_eigenvalue_median', i)} [{column('max_eigenvalue_q25', i)}, {column('max_eigenvalue_q75', i)}]",
+                column("trace_median", i),
+                column("min_eigenvalue_median", i),
+                column("condition_number_median", i),
+            ]
+            if dense:
+                row += [
+                    f"{column('median_near_zero', i)} / {column('median_zero_predicted', i)}",
+                    _pct(float(summary["zero_match"][i])),
+                ]
+            rows.append(row)
+        header = [
+            "type",
+            "networks",
+            "saddles",
+            "&lambda;<sub>max</sub> median [IQR]",
+            "trace median",
+            "&lambda;<sub>min</sub> median",
+            "condition median",
+        ]
+        if dense:
+            header += ["zero eigenvalues observed / predicted by symmetry", "match"]
+        body += _table(
+            header,
+            rows,
+            caption=f"Hessian of the training loss at the final networks ({_esc(result.method)}; "
+            f"{int(result.analysed.sum())} of {result.analysed.size} networks analysed)",
+        )
+        body += (
+            '<details><summary>as <code>landscape hessian</code> prints it</summary><pre class="table">'
+            f"{_esc(format_curvature_table(result))}</pre></details>"
+        )
+    else:
+        body += '<p class="muted">No network could be analysed: the group holds no per-type summary.</p>'
+
+    analysed = result.analysed
+    figures = []
+    if analysed.any():
+        eigenvalues, spectra_note = result.spectra()
+        networks = result.networks
+        labels = np.where(analysed, result.labels, "not analysed")
+        rep_names = [str(t) for t in result.representatives.get("type", [])]
+        present = [str(t) for t in dict.fromkeys(result.labels[analysed].tolist())]
+        type_names = [t for t in type_order if t in present] + [t for t in present if t not in type_order]
+        figures = [
+            _figure(
+                lambda: curvature_plots.spectra_by_type(
+                    eigenvalues[analysed], labels[analysed], networks["zero_tolerance"][analysed], type_names
+                ),
+                "Hessian spectra by type: |eigenvalue| by rank; red crosses are negative (saddles), grey ones within "
+                f"the zero tolerance. {_esc(spectra_note)}",
+                "spectra by type",
+            ),
+            _figure(
+                lambda: curvature_plots.top_eigenvalue_by_type(
+                    networks["max_eigenvalue"][analysed],
+                    networks["trace"][analysed],
+                    labels[analysed],
+                    type_names,
+                    networks["is_saddle"][analysed],
+                ),
+                "Largest eigenvalue and trace per network, by type (bar: median).",
+                "top eigenvalue by type",
+            ),
+        ]
+        density = result.density
+        if isinstance(density, dict) and "grid" in density and "slq" in density:
+            rep_index = result.representatives.get("index", [])
+            curve_names = [f"{t} (net {int(i)})" for t, i in zip(rep_names, rep_index, strict=False)]
+            figures.append(
+                _figure(
+                    lambda: curvature_plots.spectral_density(
+                        density["grid"],
+                        density["slq"],
+                        density.get("exact"),
+                        result.representatives.get("eigenvalues"),
+                        curve_names,
+                    ),
+                    "Spectral density of each type's representative: stochastic Lanczos quadrature against exact eigenvalues.",
+                    "spectral density",
+                )
+            )
+    section.body = body + ("<h3>Figures</h3>" + _grid(figures) if figures else "")
+    section.timings.append(("curvature (Hessian)", result.attrs.get("seconds"), result.method))
+    return section
+
+
+def _curvature_section_from_group(run: Run) -> Section:
+    """The curvature section read from the raw ``/hessian`` group (code without ``CurvatureResult``)."""
     if not run.has("hessian"):
         return _absent(
             run,
@@ -1039,7 +1170,10 @@ def _map_section(run: Run) -> Section:
         )
     from .plots.disconnectivity import barrier_panels, map_disconnectivity
 
-    arrays = run.group("landscape_map")
+    map_result = _typed("landscape_map", "MapResult")
+    result = map_result.read(run) if map_result is not None else None
+    arrays = result.arrays if result is not None else run.group("landscape_map")
+    notes = _notes_html([str(n) for n in getattr(result, "notes", [])]) if result is not None else ""
     labels = [str(v) for v in arrays["points"]["labels"]]
     ts = arrays["transition_states"]
     rows = [
@@ -1054,7 +1188,7 @@ def _map_section(run: Run) -> Section:
         ]
         for t in range(len(ts["loss"]))
     ]
-    body = _table(
+    body = notes + _table(
         ["#", "loss", "|grad|", "index", "negative eigenvalue", "joins minima", "what the saddle network computes"],
         rows,
         caption="verified transition states: gradient below the tolerance, one negative eigenvalue outside the symmetry null space",
