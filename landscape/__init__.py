@@ -13,6 +13,7 @@ _EXPORTS = {
         "basin_map",
         "load_basins",
     ),
+    "batching": ("chunked_map",),
     "config": (
         "ConfigError",
         "InitConfig",
@@ -27,7 +28,10 @@ _EXPORTS = {
         "study_from_toml",
     ),
     "curvature": (
+        "CurvatureResult",
+        "analyse_run",
         "dense_curvature",
+        "format_curvature_table",
         "hessian_function",
         "lanczos_curvature",
     ),
@@ -43,12 +47,17 @@ _EXPORTS = {
         "make_mlp",
     ),
     "paths": (
+        "PathsResult",
         "barrier_matrix",
+        "barriers_run",
         "train_bezier_batch",
     ),
-    "points": (
-        "resolve_point",
-        "run_context",
+    "points": ("resolve_point",),
+    "problem": (
+        "ModelUnavailable",
+        "Problem",
+        "problem_of",
+        "problem_of_study",
     ),
     "report": (
         "build_report",
@@ -70,11 +79,15 @@ _EXPORTS = {
         "stationary_kind",
     ),
     "slices": (
+        "SliceResult",
         "barrier",
+        "filter_normalise",
         "line_losses",
         "plane_grid",
         "plane_through_points",
         "random_plane",
+        "read_slices",
+        "slice_run",
     ),
     "solutions": (
         "classify_networks",
@@ -84,10 +97,12 @@ _EXPORTS = {
     ),
     "stats": ("wilson_interval",),
     "storage": (
+        "IncompleteRun",
         "Run",
         "RunFileError",
         "describe_run",
         "drop_group",
+        "finished_networks",
         "write_group",
     ),
     "sweeps": (
@@ -98,8 +113,8 @@ _EXPORTS = {
         "Dataset",
         "make_dataset",
     ),
+    "vocabulary": ("Status",),
     "training": (
-        "Status",
         "TrainResult",
         "TrainSpec",
         "make_batch_trainer",
@@ -130,6 +145,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .alignment import align as align
     from .basins import basin_map as basin_map
     from .basins import load_basins as load_basins
+    from .batching import chunked_map as chunked_map
     from .config import ConfigError as ConfigError
     from .config import InitConfig as InitConfig
     from .config import ModelConfig as ModelConfig
@@ -141,7 +157,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .config import load_study as load_study
     from .config import study_from_dict as study_from_dict
     from .config import study_from_toml as study_from_toml
+    from .curvature import CurvatureResult as CurvatureResult
+    from .curvature import analyse_run as analyse_run
     from .curvature import dense_curvature as dense_curvature
+    from .curvature import format_curvature_table as format_curvature_table
     from .curvature import hessian_function as hessian_function
     from .curvature import lanczos_curvature as lanczos_curvature
     from .gpu_mlp import make_gpu_batch_trainer as make_gpu_batch_trainer
@@ -151,10 +170,15 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .landscape_map import map_run as map_run
     from .models import Model as Model
     from .models import make_mlp as make_mlp
+    from .paths import PathsResult as PathsResult
     from .paths import barrier_matrix as barrier_matrix
+    from .paths import barriers_run as barriers_run
     from .paths import train_bezier_batch as train_bezier_batch
     from .points import resolve_point as resolve_point
-    from .points import run_context as run_context
+    from .problem import ModelUnavailable as ModelUnavailable
+    from .problem import Problem as Problem
+    from .problem import problem_of as problem_of
+    from .problem import problem_of_study as problem_of_study
     from .report import build_report as build_report
     from .report import render_report as render_report
     from .report import report_path_for as report_path_for
@@ -168,30 +192,36 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .runner import x64_scope as x64_scope
     from .saddles import describe_kind as describe_kind
     from .saddles import stationary_kind as stationary_kind
+    from .slices import SliceResult as SliceResult
     from .slices import barrier as barrier
+    from .slices import filter_normalise as filter_normalise
     from .slices import line_losses as line_losses
     from .slices import plane_grid as plane_grid
     from .slices import plane_through_points as plane_through_points
     from .slices import random_plane as random_plane
+    from .slices import read_slices as read_slices
+    from .slices import slice_run as slice_run
     from .solutions import classify_networks as classify_networks
     from .solutions import classify_run as classify_run
     from .solutions import type_labels as type_labels
     from .solutions import type_representatives as type_representatives
     from .stats import wilson_interval as wilson_interval
+    from .storage import IncompleteRun as IncompleteRun
     from .storage import Run as Run
     from .storage import RunFileError as RunFileError
     from .storage import describe_run as describe_run
     from .storage import drop_group as drop_group
+    from .storage import finished_networks as finished_networks
     from .storage import write_group as write_group
     from .sweeps import load_sweep as load_sweep
     from .sweeps import run_sweep as run_sweep
     from .tasks import Dataset as Dataset
     from .tasks import make_dataset as make_dataset
-    from .training import Status as Status
     from .training import TrainResult as TrainResult
     from .training import TrainSpec as TrainSpec
     from .training import make_batch_trainer as make_batch_trainer
     from .training import network_keys as network_keys
     from .training import train_one as train_one
+    from .vocabulary import Status as Status
 
 __version__ = "0.1.0"
