@@ -263,35 +263,48 @@ def symmetry_directions(
       ``directions`` (n_params, n_candidates), ``keep`` (n_candidates,) bool, and the counts of
       :func:`landscape.symmetries.predicted_flat_directions`.
     """
-    from .models import activation_function, hidden_preactivations
+    from .symmetries import unit_states
 
     flat, _ = ravel_pytree(params)
     n_params = flat.shape[0]
     homogeneous = activation_properties(activation).positively_homogeneous
-    preacts = hidden_preactivations(params, x, activation_function(activation if homogeneous else "relu", leaky_slope))
-    one_hidden = len(params) == 2
-    bias_trade = one_hidden and "b" in params[0] and "b" in params[-1] and np.shape(params[-1]["w"])[1] == 1
-    columns, keep = [], []
-    for layer, unit, member, sign in _unit_parameter_masks(params):
-        z = preacts[layer][:, unit]
-        dead = jnp.all(z <= 0) if activation == "relu" else jnp.zeros((), bool)
-        all_negative = jnp.all(z < 0) if activation == "leaky_relu" else jnp.zeros((), bool)
-        linear = jnp.all(z > 0) | all_negative
-        columns.append(flat * sign)
-        keep.append(~dead)
-        for position in np.flatnonzero(member):
-            columns.append(jnp.zeros((n_params,), flat.dtype).at[position].set(1.0))
-            keep.append(dead)
-        if bias_trade:
-            slope = jnp.where(all_negative, leaky_slope, 1.0)
-            outgoing = params[1]["w"][unit, 0]
-            column = jnp.zeros((n_params,), flat.dtype).at[_flat_position(params, 0, "b", (unit,))].set(1.0)
-            columns.append(column.at[_flat_position(params, 1, "b", (0,))].set(-slope * outgoing))
-            keep.append(linear)
+    units = _unit_parameter_masks(params)  # static, layer by layer
+    signs = np.stack([sign for _, _, _, sign in units], axis=1)  # (P, U)
+    members = np.stack([member for _, _, member, _ in units], axis=1)  # (P, U)
+    dead_layers, linear_layers = unit_states(params, x, activation if homogeneous else "relu", leaky_slope)
+    dead, linear = jnp.concatenate(dead_layers), jnp.concatenate(linear_layers)  # (U,)
+    if activation != "relu":  # only ReLU has dead units
+        dead = jnp.zeros_like(dead)
+    rescaling = flat[:, None] * jnp.asarray(signs, flat.dtype)  # (P, U): (w_in, b, -w_out) per unit
+    positions = [np.flatnonzero(members[:, u]) for u in range(len(units))]
+    owner = np.concatenate([np.full(len(p), u) for u, p in enumerate(positions)])
+    coordinates = np.eye(n_params)[:, np.concatenate(positions)]  # (P, K): a dead unit's parameters, one by one
+    columns = [rescaling, jnp.asarray(coordinates, flat.dtype)]
+    keep = [~dead, dead[owner]]
+    if len(params) == 2 and "b" in params[0] and "b" in params[-1] and np.shape(params[-1]["w"])[1] == 1:
+        # bias trade e_{b_j} - s_j a_j e_c of a unit linear on the data (slope s_j there)
+        first = hidden_preactivations_first(params, x)
+        width = np.shape(params[0]["w"])[1]
+        all_negative = jnp.all(first < 0, axis=0) if activation == "leaky_relu" else jnp.zeros((width,), bool)
+        slope = jnp.where(all_negative, leaky_slope, 1.0)
+        bias_positions = np.array([_flat_position(params, 0, "b", (unit,)) for unit in range(width)])
+        output_bias = np.zeros(n_params)
+        output_bias[_flat_position(params, 1, "b", (0,))] = 1.0
+        trade_columns = jnp.asarray(np.eye(n_params)[:, bias_positions], flat.dtype) - jnp.asarray(
+            output_bias, flat.dtype
+        )[:, None] * (slope * params[1]["w"][:, 0])
+        columns.append(trade_columns)
+        keep.append(linear[:width])
+    keep = jnp.concatenate(keep)
     if not homogeneous:
-        keep = [jnp.zeros((), bool) for _ in keep]
+        keep = jnp.zeros_like(keep)
     found = predicted_flat_directions(params, x, activation, leaky_slope) if counts else {}
-    return jnp.stack(columns, axis=1), jnp.stack(keep), found
+    return jnp.concatenate(columns, axis=1), keep, found
+
+
+def hidden_preactivations_first(params: Params, x: jax.Array) -> jax.Array:
+    """Pre-activations ``(n_points, width)`` of an MLP's first hidden layer."""
+    return x @ params[0]["w"] + (params[0]["b"] if "b" in params[0] else 0.0)
 
 
 def symmetry_check(
@@ -875,7 +888,10 @@ class CurvatureResult:
 
     @property
     def analysed(self) -> np.ndarray:
-        return np.asarray(self.networks["analysed"], bool)
+        """``(n_inits,)`` bool: the networks with a spectrum (all False in a group without one)."""
+        if "analysed" in self.networks:
+            return np.asarray(self.networks["analysed"], bool)
+        return np.zeros(len(self.labels), bool)
 
     @property
     def n_params(self) -> int:
@@ -1241,6 +1257,8 @@ def format_curvature_table(result: CurvatureResult) -> str:
     from .saddles import KIND_NAMES
 
     networks, analysed = result.networks, result.analysed
+    if "type" not in result.summary or "max_eigenvalue_median" not in result.summary and len(result.summary["type"]):
+        return f"Hessian curvature ({result.method}): no per-type summary stored"
     lines = [format_type_summary(result.summary, result.method)]
     rtol, atol = result.attrs.get("zero_rtol", ZERO_RTOL), result.attrs.get("zero_atol", ZERO_ATOL)
     seconds = result.attrs.get("seconds")
