@@ -537,8 +537,6 @@ def format_summary(summary: dict[str, Any], name: str) -> str:
             f"  succeeding: {summary['fraction_succeeding']:.3f} of {summary['n_trained']} trained networks"
             + (f"; median R² {r2:.3f}" if r2 is not None else "")
         )
-    elif summary["success_loss"] is None:
-        lines.append("  succeeding: not computed (success is not defined for this loss)")
     lines += [f"  note: {note}" for note in summary.get("notes", [])]
     wall, rate = summary["wall_seconds"], summary["net_steps_per_second"]
     if np.isfinite(wall):

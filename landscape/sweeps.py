@@ -351,7 +351,7 @@ def run_cell(cell: Cell, success_loss: float = 0.0, classify: Callable[..., np.n
             shapes = out if not isinstance(out, dict) else out.get("shape", out["label"])
             types, labels = np.asarray(types).astype(str), np.asarray(shapes).astype(str)
         elif problem.mlp is None or problem.loss_fn is not None:
-            notes.append(f"no solution types: {reason}")
+            notes.append(reason)
     return CellResult(
         cell=cell,
         x=np.asarray(prepared.dataset.x),
@@ -425,9 +425,20 @@ def summary_table(sweep: Sweep, results: list[CellResult]) -> dict[str, Any]:
         "mode": sweep.config.mode,
         "success_loss": sweep.config.success_loss,
         "success_definition": success_definition(sweep, results),
-        "notes": [f"cell {r.cell.index}: {note}" for r in results for note in r.notes],
+        "notes": collect_notes(results),
         "confidence": 0.95,
     }
+
+
+def collect_notes(results: list[CellResult]) -> list[str]:
+    """Each cell note once, prefixed by the cells it holds for (``cells 0, 2: ...``)."""
+    cells: dict[str, list[int]] = {}
+    for r in results:
+        for note in r.notes:
+            cells.setdefault(note, []).append(r.cell.index)
+    return [
+        f"cell{'s' if len(index) > 1 else ''} {', '.join(map(str, index))}: {note}" for note, index in cells.items()
+    ]
 
 
 def success_definition(sweep: Sweep, results: list[CellResult]) -> str:
@@ -526,6 +537,7 @@ def run_sweep(
     if finished:
         say(f"resuming {out}: {len(finished)} of {len(cells)} cells already done")
     results: list[CellResult] = []
+    said: set[str] = set()  # notes already printed (each once)
     t_start = time.perf_counter()
     for cell in cells:
         if cell.index in finished:
@@ -544,7 +556,9 @@ def run_sweep(
         )
         say(f"  cell {cell.index:2d} {cell.label:40s} {judged}  {result.wall_seconds:.1f} s")
         for note in result.notes:
-            say(f"    note: {note}")
+            if note not in said:
+                said.add(note)
+                say(f"    note: {note}")
         results.append(result)
     table = summary_table(sweep, results)
     table["total_seconds"] = time.perf_counter() - t_start

@@ -70,14 +70,29 @@ def test_teacher_threshold_follows_the_teachers_scale():
     assert scaled.success_loss != pytest.approx(problem.success_loss, rel=0.1)
 
 
-def test_incomplete_run_counts_networks_not_run_apart(tmp_path):
-    path = run_study(small_study(**TINY, **{"train.chunk_size": 2}), tmp_path / "part.h5", quiet=True, max_chunks=1)
+def test_interrupted_run_summary_counts_networks_not_run_apart(tmp_path, capsys, monkeypatch):
+    import landscape.runner as runner
+    from landscape.cli import main
+
+    original, calls = runner.train_chunk, []
+
+    def interrupted_after_one_chunk(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "train_chunk", interrupted_after_one_chunk)
+    path = tmp_path / "part.h5"
+    args = ["run", "--inits", "6", "--steps", "60", "--chunk-size", "2", "--set", "task.n_points=16"]
+    assert main([*args, "--out", str(path), "--quiet"]) == 130
+    printed = capsys.readouterr().out
+    assert "not_run 4" in printed and "4 of 6 networks not run yet" in printed and "of 2 trained networks" in printed
     with Run(path) as run:
         summary = summarize(run)
         status = run.status
-    assert summary["n_not_run"] == 4 and summary["n_trained"] == 2 and summary["status_counts"]["not_run"] == 4
-    assert summary["status_counts"]["diverged"] == int(np.sum(status == 2))
-    assert any("4 of 6 networks not run yet" in note for note in summary["notes"])
+    assert summary["n_not_run"] == 4 and summary["n_trained"] == 2
+    assert summary["status_counts"]["diverged"] == int(np.sum(status == 2))  # not-run networks are not diverged
 
 
 def test_sweep_on_the_bring_your_own_teacher_student_study(tmp_path):

@@ -113,18 +113,22 @@ def main(args: argparse.Namespace) -> int:
 
     study = study_from_args(args)  # before JAX loads: a bad field is reported at once
 
-    from ..runner import format_summary, run_study, summarize
+    from ..runner import default_out_path, format_summary, run_study, summarize
     from ..storage import Run
 
     started = time.perf_counter()
-    out = run_study(
-        study,
-        args.out,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        quiet=args.quiet,
-        log=lambda message: print(message, file=sys.stderr),
-    )
+    try:
+        out = run_study(
+            study,
+            args.out,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            quiet=args.quiet,
+            log=lambda message: print(message, file=sys.stderr),
+        )
+    except KeyboardInterrupt:
+        _summarize_interrupted(args.out or (default_out_path(study) if study is not None else None))
+        raise
     stages = {"training (compile included)": time.perf_counter() - started}
     figures: list = []  # classify's figure files, which the report embeds instead of redrawing
     text_out = sys.stderr if args.json else sys.stdout
@@ -174,6 +178,24 @@ def main(args: argparse.Namespace) -> int:
             print(f"  report: {report}", file=text_out)
     print(format_stage_times(stages, chunk_seconds), file=sys.stderr)
     return 0
+
+
+def _summarize_interrupted(path: object) -> None:
+    """Print the summary of an interrupted run's finished chunks (networks not run counted apart)."""
+    from pathlib import Path
+
+    from ..runner import format_summary, summarize
+    from ..storage import Run, RunFileError
+
+    if path is None or not Path(str(path)).exists():
+        return
+    try:
+        with Run(path) as run:
+            if run.complete or not (run.status >= 0).any():
+                return
+            print(format_summary(summarize(run), run.name))
+    except RunFileError:
+        return
 
 
 def format_stage_times(stages: dict[str, float], chunk_seconds: Any) -> str:

@@ -60,7 +60,9 @@ def success_by_factor_figure(table: dict[str, Any], wilson: Any, title: str = ""
     fig = Figure(figsize=(4.6 * cols, 3.6 * rows))
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, factor in zip(axes, factors):
-        points = [point for point in factor_points(table, factor) if point[2] > 0]  # n = 0: success undefined
+        every = factor_points(table, factor)
+        points = [point for point in every if point[2] > 0]  # n = 0: success undefined
+        omitted = f"; {len(every) - len(points)} without a success rule omitted" if len(points) < len(every) else ""
         if not points:
             ax.text(0.5, 0.5, "success undefined", ha="center", va="center", transform=ax.transAxes)
             ax.set_title(factor, fontsize=9)
@@ -78,7 +80,7 @@ def success_by_factor_figure(table: dict[str, Any], wilson: Any, title: str = ""
         tilt = max(len(t) for t in labels) > 6
         ax.set_xticks(xs, labels, rotation=30 if tilt else 0, ha="right" if tilt else "center", fontsize=8)
         ax.set_ylim(0, 1.05)
-        ax.set_title(factor + (" (pooled over other factors)" if table["mode"] == "grid" else ""), fontsize=9)
+        ax.set_title(factor + (" (pooled over other factors)" if table["mode"] == "grid" else "") + omitted, fontsize=9)
         ax.set_ylabel("success fraction")
         ax.grid(axis="y", alpha=0.3)
     for ax in axes[len(factors) :]:
