@@ -31,7 +31,6 @@ groups. :class:`MapResult` holds everything as arrays; ``write``/``read`` use th
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import time
@@ -865,12 +864,13 @@ def point_stationarity(problem: Problem, networks: list[Any], grad_tol: float | 
     with jax.enable_x64(True):
         as64 = [jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), n) for n in networks]
         flat = run_problem(problem, as64[0])
-        flats = jnp.stack([ravel_pytree(n)[0] for n in as64])
-        found = _vmapped(lambda p: saddles.curvature(flat.loss, p, flat.null, grad_tol, hessian_fn=flat.hessian))(flats)
+        # the map's compiled check (padded batches): a later map of the same run compiles it no more
+        found = _Operations.of(flat, MapSettings()).check(np.stack([np.asarray(ravel_pytree(n)[0]) for n in as64]))
+        grad_norm, index = np.asarray(found.grad_norm), np.asarray(found.index)
         out: dict[str, Any] = {
-            "kind": np.asarray(found.kind),
-            "index": np.asarray(found.index),
-            "grad_norm": np.asarray(found.grad_norm),
+            "kind": np.asarray(saddles.stationary_kind(grad_norm, index, grad_tol)),
+            "index": index,
+            "grad_norm": grad_norm,
             "grad_tol": grad_tol,
         }
     reason = symmetry_reason(problem)
@@ -980,9 +980,7 @@ def map_run(
     started = time.perf_counter()
     with jax.enable_x64(True):
         like = jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), resolved[0].params)
-        flat = run_problem(problem, like)
-        if alignment_reason(problem) is not None:
-            flat = dataclasses.replace(flat, activation=None)
+        flat = run_problem(problem, like)  # activation None for a model of one's own: no alignment
         x, y = jnp.asarray(problem.x, jnp.float64), jnp.asarray(problem.y, jnp.float64)
         points = [
             np.asarray(ravel_pytree(jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), p.params))[0])

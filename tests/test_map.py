@@ -246,7 +246,7 @@ def test_map_command_prints_table_and_writes_figures(network_map, tmp_path, caps
         assert run.has("landscape_map/minima/loss")
 
 
-def test_map_of_non_finite_or_too_few_points_is_a_one_line_error(small_run_copy, capsys, monkeypatch):
+def test_map_of_non_finite_or_too_few_points_is_a_one_line_error(small_run_copy, capsys):
     import h5py
 
     from landscape import landscape_map
@@ -257,10 +257,15 @@ def test_map_of_non_finite_or_too_few_points_is_a_one_line_error(small_run_copy,
     assert main(["map", str(small_run_copy), "0", "1", "--no-figures"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("landscape map: error: point '0': its parameters are not finite") and "\n" not in error
-    # every type's minima unusable (e.g. all diverged): the defaults leave fewer than two points
+    # every network diverged (infinite final loss): the defaults leave fewer than two points
     from landscape import Run
     from landscape.config import ConfigError
 
-    monkeypatch.setattr(landscape_map, "default_point_specs", lambda run, extra: ["1"])
-    with Run(small_run_copy) as run, pytest.raises(ConfigError, match="a map needs two or more points; found 1"):
+    with h5py.File(small_run_copy, "r+") as f:
+        f["train/final_loss"][...] = np.inf
+        f["train/status"][...] = 2
+    with Run(small_run_copy) as run, pytest.raises(ConfigError, match="found 0 usable default point"):
         landscape_map.map_run(run)
+    assert main(["map", str(small_run_copy), "--no-figures"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "found 0 usable default point" in error and "\n" not in error

@@ -1,0 +1,200 @@
+"""Slices, paths and the map over any model (issue 13) and on partial or degenerate files (issue 15).
+
+References: the bring-your-own teacher-student loss (Safran & Shamir 2018) evaluated directly by
+``make_loss(study)`` in float64 at the very parameter point a grid cell stands for; the function a
+network computes (alignment must not change it); hand-made degenerate files.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import h5py
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from landscape import Run, load_study, run_study
+from landscape.cli import main as cli_main
+from landscape.examples.teacher_student import make_loss
+from landscape.paths import PathsResult, barriers_run
+from landscape.problem import problem_of
+from landscape.slices import filter_normalise, plane_losses, read_slices, slice_run
+from landscape.storage import unflatten_params
+
+from .conftest import small_study
+
+
+@pytest.fixture(scope="module")
+def teacher_student_path(tmp_path_factory):
+    """A tiny bring-your-own run: the teacher-student student, population loss, no dataset, float64."""
+    path = tmp_path_factory.mktemp("byo") / "ts.h5"
+    study = load_study("runs/teacher_student.toml").replace(n_inits=8, **{"train.steps": 60})
+    run_study(study, path, overwrite=True, quiet=True)
+    return path
+
+
+@pytest.fixture
+def teacher_student_copy(teacher_student_path, tmp_path):
+    path = tmp_path / "ts.h5"
+    shutil.copy(teacher_student_path, path)
+    return path
+
+
+def _point(origin, axis_u, axis_v, alpha, beta):
+    """``origin + alpha * axis_u + beta * axis_v`` from a slice's flat parameter dicts."""
+    return unflatten_params({k: origin[k] + alpha * axis_u[k] + beta * axis_v[k] for k in origin})
+
+
+def test_byo_slice_equals_the_loss_evaluated_directly_and_compiles_once(teacher_student_copy):
+    with Run(teacher_student_copy) as run:
+        study = run.study
+        problem = problem_of(run)
+        result = slice_run(run, ["0", "1", "2"], problem=problem, resolution=7)
+        compiled = plane_losses._cache_size()
+        again = slice_run(run, ["0", "1", "3"], problem=problem, resolution=7)
+        assert plane_losses._cache_size() == compiled  # the same problem: nothing new compiled
+        random = slice_run(run, ["3"], problem=problem, random=True, resolution=7)
+        final = [run.params("final", i) for i in (0, 1, 2)]
+    assert result.notes == [
+        f"alignment skipped: the model is your own ({problem.model.name}); its symmetries are not known"
+    ]
+    assert not result.attrs["aligned"] and again.loss.shape == (7, 7)
+    assert random.kind == "random" and random.point_loss[0] == pytest.approx(random.loss[3, 3], rel=1e-12)
+    assert random.notes == ["filter normalisation: " + random.attrs["normalisation"]]
+    with jax.enable_x64(True):
+        loss = make_loss(study)
+        x, y = jnp.zeros((0, study.task.dim), jnp.float64), jnp.zeros((0,), jnp.float64)
+        assert result.loss.dtype == np.float64
+        for j, i in [(0, 0), (3, 4), (6, 2)]:
+            params = _point(result.origin, result.axis_u, result.axis_v, result.alpha[i], result.beta[j])
+            reference = float(loss(jax.tree.map(jnp.asarray, params), x, y))
+            assert result.loss[j, i] == pytest.approx(reference, rel=1e-12)
+        for value, params in zip(result.point_loss, final):
+            assert value == pytest.approx(float(loss(jax.tree.map(jnp.asarray, params), x, y)), rel=1e-12)
+    np.testing.assert_allclose(result.point_loss_on_plane, result.point_loss, rtol=1e-10)
+    result.write(teacher_student_copy)
+    (back,) = read_slices(teacher_student_copy)
+    np.testing.assert_array_equal(back.loss, result.loss)
+    assert back.name == "plane-0-1-2" and back.notes == result.notes and back.origin.keys() == {"w"}
+
+
+def test_byo_paths_unaligned_with_a_stored_note(teacher_student_copy):
+    with Run(teacher_student_copy) as run:
+        study = run.study
+        result = barriers_run(run, ["0", "1", "2"], bezier_steps=20, path_points=11)
+        ends = [run.params("final", i) for i in (0, 1, 2)]
+    assert result.notes[0].startswith("alignment skipped: the model is your own")
+    np.testing.assert_array_equal(result.barrier_aligned, result.barrier_linear)
+    assert not result.straight_is_aligned.any() and result.bezier is not None
+    assert np.all(result.bezier["barrier"] <= result.bezier["barrier_linear"])
+    with jax.enable_x64(True):
+        loss = make_loss(study)
+        x, y = jnp.zeros((0, study.task.dim), jnp.float64), jnp.zeros((0,), jnp.float64)
+        own = [float(loss(jax.tree.map(jnp.asarray, p), x, y)) for p in ends]
+    np.testing.assert_allclose(result.endpoint_loss, own, rtol=1e-12)
+    np.testing.assert_allclose(result.profile_linear[0, 2][[0, -1]], [own[0], own[2]], rtol=1e-12)
+    assert result.stationarity["kind"].shape == (3,)
+    result.write(teacher_student_copy)
+    back = PathsResult.read(teacher_student_copy)
+    np.testing.assert_array_equal(back.barrier_straight, result.barrier_straight)
+    assert back.notes == result.notes and not back.aligned and back.bezier["control"].keys() == {"w"}
+    assert PathsResult.read(teacher_student_copy, "elsewhere") is None
+
+
+def test_byo_commands_slice_paths_map(teacher_student_copy, tmp_path, capsys):
+    from landscape.landscape_map import MapResult
+
+    path, figures = str(teacher_student_copy), str(tmp_path / "figures")
+    assert cli_main(["slice", path, "0", "1", "2", "--resolution", "5", "--figures", figures]) == 0
+    assert cli_main(["paths", path, "0", "1", "--bezier-steps", "0", "--path-points", "7", "--no-figures"]) == 0
+    map_args = ["--images", "3", "--neb-steps", "4", "--bezier-steps", "0", "--no-figures"]
+    assert cli_main(["map", path, "0", "1", *map_args]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("alignment skipped: the model is your own") == 3
+    with Run(path) as run:
+        result = MapResult.read(run)
+        assert read_slices(run)[0].notes[0].startswith("alignment skipped") and PathsResult.read(run).bezier is None
+    assert any(note.startswith("symmetry null space skipped") for note in result.notes)
+    assert set(result["minima/type"]) == {""}  # no solution types for a model of one's own
+    assert (tmp_path / "figures" / "slice-plane-0-1-2.png").exists()
+
+
+def test_two_hidden_layer_mlp_aligned_slice_and_paths(tmp_path):
+    from landscape.alignment import permute_units, rescale_units
+
+    path = tmp_path / "deep.h5"
+    study = small_study(**{"model.hidden": [4, 3], "n_inits": 4, "train.steps": 60, "task.n_points": 32})
+    run_study(study, path, quiet=True)
+    with Run(path) as run:
+        net = run.params("final", 0)
+    # network 1 becomes a known symmetry copy of network 0: both hidden layers permuted and rescaled
+    copy = rescale_units(
+        permute_units(net, [np.array([2, 0, 3, 1]), np.array([1, 2, 0])]), [np.full(4, 2.0), np.full(3, 0.5)]
+    )
+    with h5py.File(path, "r+") as f:
+        for layer in range(3):
+            for key in ("w", "b"):
+                f[f"final/params/{layer}/{key}"][1] = copy[layer][key]
+    with Run(path) as run:
+        plane = slice_run(run, ["0", "2", "3"], resolution=5)
+        paths = barriers_run(run, ["0", "1", "2"], bezier_steps=0, path_points=11)
+    assert plane.attrs["aligned"] and plane.notes == []
+    np.testing.assert_allclose(plane.point_loss_on_plane, plane.point_loss, rtol=1e-4)
+    assert paths.aligned and "alignment skipped" not in " ".join(paths.notes)
+    assert paths.distance_linear[0, 1] > 1.0 and paths.distance_aligned[0, 1] < 1e-5
+    assert abs(paths.barrier_aligned[0, 1]) < 1e-5 and paths.straight_is_aligned[0, 1]
+    for i, j in [(0, 2), (1, 2)]:  # the aligned end is a symmetry copy of j: the same loss
+        assert paths.profile_aligned[i, j][-1] == pytest.approx(paths.endpoint_loss[j], rel=1e-4)
+
+
+def test_filter_normalise_of_a_model_of_ones_own_scales_each_array():
+    reference = {"w": jnp.arange(12.0).reshape(4, 3), "v": jnp.array([3.0, 4.0])}
+    direction = jax.tree.map(lambda leaf: jnp.ones_like(leaf), reference)
+    normalised = filter_normalise(direction, reference, bias_mode="zero")  # bias_mode: MLP layout only
+    for key in reference:
+        assert float(jnp.linalg.norm(normalised[key])) == pytest.approx(float(jnp.linalg.norm(reference[key])))
+
+
+# ---------------------------------------------------------------------------------------------
+# Partial and degenerate files: one line, never a traceback.
+
+
+def _one_line_error(capsys, command: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"landscape {command}: error:") and "\n" not in err, err
+    return err
+
+
+def test_incomplete_run_refused_unless_finished_only(tmp_path, capsys):
+    path = tmp_path / "partial.h5"
+    study = small_study(**{"n_inits": 8, "train.steps": 40, "task.n_points": 32, "train.chunk_size": 4})
+    run_study(study, path, quiet=True, max_chunks=1)
+    for command in (["slice", "0", "1", "2"], ["paths", "0", "1"], ["map", "0", "1"]):
+        assert cli_main([command[0], str(path), *command[1:], "--no-figures"]) == 2
+        assert "--finished-only" in _one_line_error(capsys, command[0])
+    assert cli_main(["slice", str(path), "0", "1", "5", "--finished-only", "--no-figures"]) == 2
+    assert "has not been trained yet" in _one_line_error(capsys, "slice")
+    args = ["--finished-only", "--resolution", "5", "--no-figures"]
+    assert cli_main(["slice", str(path), "0", "1", "2", *args]) == 0
+    assert "incomplete run: analysed the 4 finished networks of 8" in capsys.readouterr().err
+    (stored,) = read_slices(path)
+    assert stored.notes == ["incomplete run: analysed the 4 finished networks of 8 (1 of 2 chunks not trained)"]
+
+
+def test_all_diverged_and_identical_networks_are_one_line(small_run_copy, capsys):
+    with h5py.File(small_run_copy, "r+") as f:  # networks 1 and 2 the same point as network 0
+        for name in ("0/w", "0/b", "1/w", "1/b"):
+            f[f"final/params/{name}"][1] = f[f"final/params/{name}"][0]
+            f[f"final/params/{name}"][2] = f[f"final/params/{name}"][0]
+    assert cli_main(["slice", str(small_run_copy), "0", "1", "2", "--no-figures"]) == 2
+    assert "three distinct points" in _one_line_error(capsys, "slice")
+    assert cli_main(["paths", str(small_run_copy), "1", "2", "--no-figures"]) == 2
+    assert "two distinct points" in _one_line_error(capsys, "paths")
+    with h5py.File(small_run_copy, "r+") as f:  # every network diverged
+        f["train/status"][...] = 2
+        f["train/final_loss"][...] = np.inf
+    for command in ("slice", "paths", "map"):
+        assert cli_main([command, str(small_run_copy), "--no-figures"]) == 2
+        assert "found 0 usable default point" in _one_line_error(capsys, command)
