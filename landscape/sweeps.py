@@ -48,6 +48,8 @@ from .stats import wilson_interval
 from .vocabulary import Status
 
 MODES = ("grid", "one_at_a_time")
+LEGACY_SUCCESS_LOSS = 1e-2  # the fixed threshold of sweep files written before task-aware success
+LEGACY_RULE = "success: final loss < 0.01 (a cell stored before task-aware success)"
 SWEEP_KEYS = ("mode", "success_loss")
 RELU_FAMILY = ("relu", "leaky_relu")
 
@@ -659,15 +661,16 @@ def _finished_cells(out: Path, cells: list[Cell], success_loss: float) -> dict[i
             types=types,
             trainer=str(group["trainer"]),
             success_loss=_stored_threshold(group),
-            success_rule=str(group.get("success_rule", "")),
+            success_rule=str(group.get("success_rule", LEGACY_RULE)),
             notes=json.loads(str(group["notes"])) if "notes" in group else [],
         )
     return found
 
 
 def _stored_threshold(group: dict[str, Any]) -> float | None:
-    """A stored cell's threshold (None: undefined); files from before per-cell thresholds: None."""
-    value = float(group.get("success_loss", float("nan")))
+    """A stored cell's threshold (None: undefined); cells stored before per-cell thresholds were
+    judged by the old fixed 0.01."""
+    value = float(group.get("success_loss", LEGACY_SUCCESS_LOSS))
     return value if np.isfinite(value) else None
 
 

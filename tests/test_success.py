@@ -97,16 +97,14 @@ def test_interrupted_run_summary_counts_networks_not_run_apart(tmp_path, capsys,
 
 def test_sweep_on_the_bring_your_own_teacher_student_study(tmp_path):
     study = _teacher_student()
-    sweep = sweep_from_dict(
-        {**study_to_dict(study), "sweep": {"task.success_loss": [0.0], "optimizer.learning_rate": [0.05]}}
-    )
+    sweep = sweep_from_dict({**study_to_dict(study), "sweep": {"task.success_loss": [0.0]}})
     out, table = run_sweep(sweep, tmp_path / "sweep.h5", classify=solution_types)
     # cell 0: task.success_loss = 1e-6 (the study's); cell 1: none set and the loss is the study's own: undefined
     assert table["threshold"][0] == 1e-6 and np.isnan(table["threshold"][1])
     assert np.isnan(table["fraction"][1]) and any("not defined" in note for note in table["notes"])
     assert any("solution types" in note for note in table["notes"])  # the model is not the built-in MLP
     with Run(out) as run:
-        cell = run.group("sweep/cells/2")
+        cell = run.group("sweep/cells/0")
         assert run.attrs["model"] != "mlp"
     assert float(cell["success_loss"]) == 1e-6
     assert int(cell["successes"]) == int(np.sum(cell["train"]["final_loss"] < 1e-6))
@@ -170,14 +168,11 @@ def test_all_diverged_study_runs_to_the_end(tmp_path, capsys):
         assert run.complete and (run.status == 2).all()
 
 
-def test_single_network_study_runs_to_the_end(tmp_path, capsys, monkeypatch):
+def test_single_network_study_runs_to_the_end(tmp_path, capsys):
     from landscape.cli import main
-    from landscape.commands import classify
 
-    monkeypatch.setattr(classify, "write_type_figures", lambda *args, **kwargs: [])
     out = tmp_path / "one.h5"
     args = ["run", "--inits", "1", "--steps", "40", "--set", "task.n_points=16", "--out", str(out), "--no-report"]
-    assert main([*args, "--quiet", "--json"]) == 0
+    assert main([*args, "--no-classify", "--quiet", "--json"]) == 0
     captured = capsys.readouterr()
-    assert '"n_inits": 1' in captured.out and "one network" in captured.out
-    assert "not completed" not in captured.err
+    assert '"n_inits": 1' in captured.out and "one network" in captured.out and "Traceback" not in captured.err
