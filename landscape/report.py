@@ -834,7 +834,10 @@ def _curvature_section(run: Run) -> Section:
             f"{_esc(format_curvature_table(result))}</pre></details>"
         )
     else:
-        body += '<p class="muted">No network could be analysed: the group holds no per-type summary.</p>'
+        body += _error_line(
+            "the /hessian group holds no per-type summary (damaged, or written by an older version); "
+            f"recompute it with: landscape hessian {run.path}"
+        )
 
     analysed = result.analysed
     figures = []
