@@ -763,8 +763,12 @@ class _Spec:
         return autodiff_hessian(self.objective)
 
 
-def _spec(problem: Problem, predict: bool) -> _Spec:
-    """The compiled-batch configuration of a problem (closed form where :func:`unit_reason` allows)."""
+def _spec(problem: Problem, predict: bool, rebuilt: bool) -> _Spec:
+    """The compiled-batch configuration of a problem (closed form where :func:`unit_reason` allows).
+
+    ``rebuilt``: the problem was built here from the run's study (its model and loss are then named by
+    the study, and a second call shares the compiled program); a problem passed in is named by its
+    model and loss objects (pass the same problem again to reuse the compiled program)."""
     from .problem import mlp_reason, unit_reason
 
     mlp = problem.mlp
@@ -774,7 +778,6 @@ def _spec(problem: Problem, predict: bool) -> _Spec:
     activation = mlp.activation if predict else None
     leaky = float(mlp.leaky_slope) if mlp is not None else 0.01
     apply = problem.model.apply if predict and mlp_reason(problem) is None else None
-    rebuilt = not any(str(v).startswith("object:") for v in problem.sources.values())
     owners: tuple = () if rebuilt else (problem.model, problem.loss_fn)
     origin = (
         ("study", problem.study.to_json(), json.dumps(problem.sources, sort_keys=True))
@@ -1034,7 +1037,8 @@ def analyse_run(
     chunked (:func:`landscape.batching.chunked_map`), the closed form :func:`mlp_mse_hessian` where
     :func:`landscape.problem.unit_reason` allows (exact either way), or matrix-free Lanczos
     (``method="lanczos"``: top/bottom ``top_k``, Hutch++ trace). Compiled functions are built once
-    per configuration: a second call on the same run compiles nothing.
+    per configuration: a second call on the same run compiles nothing (with ``problem`` given, a
+    second call with the same problem object).
 
     Networks are skipped, and counted in ``notes``, when not finished (``finished_only``), diverged,
     or with non-finite parameters. Degenerate runs (nothing to analyse, one network, identical
@@ -1064,6 +1068,7 @@ def analyse_run(
         raise ConfigError("--chunk-size must be at least 1")
     finished = finished_networks(run, finished_only)
     notes = [note for note in [partial_note(run, finished)] if note]
+    given = problem
     problem = problem if problem is not None else problem_of(run)
     n = run.n_inits
     status, final_loss = run.status, run.final_loss
@@ -1086,7 +1091,7 @@ def analyse_run(
     predict_reason = _prediction_reason(problem) if method == "dense" else None
     if method == "dense" and predict_reason:
         notes.append(f"symmetry prediction skipped: {predict_reason}")
-    spec = _spec(problem, method == "dense" and predict_reason is None)
+    spec = _spec(problem, method == "dense" and predict_reason is None, rebuilt=given is None)
     one = take(final_params, np.zeros(1, int))
     one = jax.tree.map(lambda leaf: leaf[0], one)
     n_params = int(sum(np.size(leaf) for leaf in jax.tree.leaves(one)))
