@@ -611,6 +611,10 @@ def classify_networks(
     one_layer = mlp and len(final_params) == 2
     scale = float(target_scale) if target_scale is not None else 0.0
     batched = _compiled_diagnostics(activation, float(leaky_slope), thresholds, mlp, one_layer, apply)
+    # bound memory: the unit ablations hold (width, points, outputs) floats per network
+    widest = max((int(np.shape(layer["w"])[-1]) for layer in final_params), default=1) if mlp else 1
+    per_network = int(x.shape[0]) * (widest + int(x.shape[1]) + 1)
+    chunk_size = int(np.clip(2**26 // max(per_network, 1), 1, chunk_size))
     clean = jax.tree_util.tree_map(lambda leaf: np.nan_to_num(np.asarray(leaf)), final_params)
     result = chunked_map(lambda chunk: batched(chunk, x, jnp.asarray(scale, x.dtype)), clean, chunk_size)
     result = {key: np.asarray(value) for key, value in result.items()}
