@@ -72,13 +72,12 @@ def _damage(source, target, edit) -> None:
 def inputs(tmp_path_factory):
     """``{kind: path}`` of damaged and unusual inputs, built once."""
     folder = tmp_path_factory.mktemp("fuzz")
+    incomplete = folder / "incomplete.h5"
+    study = _tiny_study(**{"train.chunk_size": 4})
+    run_study(study, incomplete, quiet=True, max_chunks=1)
     good = folder / "good.h5"
-    run_study(_tiny_study(), good, quiet=True)
-    classified = folder / "classified.h5"
-    shutil.copy(good, classified)
-    from landscape.cli import main
-
-    assert main(["classify", str(classified), "--no-figures", "--no-clusters"]) == 0
+    shutil.copy(incomplete, good)
+    run_study(study, good, quiet=True, resume=True)  # the same compiled chunk: no second compile
     found = {}
     size = good.stat().st_size
     truncated = folder / "truncated.h5"
@@ -111,20 +110,14 @@ def inputs(tmp_path_factory):
     bad_config = folder / "bad-config.h5"
     _damage(good, bad_config, lambda f: f.attrs.__setitem__("config_json", "{not json"))
     found["run file with damaged config"] = bad_config
-    source = classified
 
     def damaged_types(f):
-        if "types" in f:
-            for key in list(f["types"]):
-                del f["types"][key]
-        else:
-            f.create_group("types").attrs["label_names"] = "[]"
+        group = f.create_group("types")  # an analysis group whose datasets are missing
+        group.attrs["label_names"] = '["pyramid"]'
 
     types_damaged = folder / "types-damaged.h5"
-    _damage(source, types_damaged, damaged_types)
+    _damage(good, types_damaged, damaged_types)
     found["run file with an emptied types group"] = types_damaged
-    incomplete = folder / "incomplete.h5"
-    run_study(_tiny_study(**{"train.chunk_size": 4}), incomplete, quiet=True, max_chunks=1)
     found["incomplete run"] = incomplete
     toml = folder / "study.toml"
     toml.write_text("[train]\nsteps = 10\n")
