@@ -417,8 +417,15 @@ class SliceResult:
             attrs = group_attrs(run, group)
         planes = {key: flatten_params(_strip_attrs(tree.get(key, {}))) for key in ("origin", "axis_u", "axis_v")}
         arrays = {key: np.asarray(tree[key]) for key in _SLICE_ARRAYS if key in tree}
-        if "point_stage" not in arrays:  # files from before stages were stored
-            arrays["point_stage"] = np.full(len(arrays["point_coords"]), "final")
+        k = len(arrays["point_coords"])
+        for key, fill in (  # files from before these were stored
+            ("point_stage", "final"),
+            ("point_index", -1),
+            ("point_labels", ""),
+            ("point_loss", np.nan),
+            ("point_loss_on_plane", np.nan),
+        ):
+            arrays.setdefault(key, np.full(k, fill))
         return cls(name=name, **arrays, **planes, attrs=attrs)
 
 

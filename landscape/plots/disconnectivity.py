@@ -124,6 +124,8 @@ def map_disconnectivity(arrays: dict, name: str = "", log_loss: bool = True) -> 
         "band (at its highest sampled point). Leaves: minima quenched from the points and found by descending "
         "from transition states."
     )
+    types = np.asarray(minima["type"]).astype(str)
+    types = np.where(types == "", "minimum (no solution types for this model)", types)
     return disconnectivity_graph(
-        arrays["tree"], minima["type"], leaves, log_loss, f"{name}: disconnectivity graph".strip(": "), note
+        arrays["tree"], types, leaves, log_loss, f"{name}: disconnectivity graph".strip(": "), note
     )
