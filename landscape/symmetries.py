@@ -47,7 +47,7 @@ point on a kink. It is **not exact** (``-1``, with a :data:`PREDICTION_REASONS` 
   of ReLU networks", ICML) show further function-preserving directions that unit states cannot see. When
   the Jacobian is given (``functional``), a count it contradicts is reported as not exact, not printed.
   (On 24 trained [8, 8] ReLU networks on 2-D data the unused-connection rule accounts exactly for the
-  Jacobian's zero columns, yet 21 of them keep 1 to 13 further flat directions from such local linear
+  Jacobian's zero columns, yet 21 of them keep 1 to 8 further flat directions from such local linear
   structure.)
 
 Merged units (two live units with the same hyperplane) add more flat directions; they are not
