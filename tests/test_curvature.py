@@ -385,6 +385,13 @@ def test_hessian_command_writes_group_and_figures(small_run_copy, tmp_path, caps
     assert group["method"] == "dense" and int(group["summary"]["count"].sum()) == n
     for name in ("spectra_by_type", "top_eigenvalue_by_type", "slq_density"):
         assert (tmp_path / "fig" / f"{name}.png").exists()
+    # the stored group reads back as the result the command printed
+    with Run(small_run_copy) as run:
+        stored = curvature.CurvatureResult.read(run)
+    assert stored.analysed.all() and stored.method == "dense" and stored.n_params == 13
+    assert curvature.format_curvature_table(stored).splitlines()[0] in printed
+    one_layer = group["n_zero_predicted"] >= 0  # one hidden layer: exact unless a unit sees too few points
+    assert one_layer.mean() > 0.9
     # the matrix-free path agrees on the extremes
     dense_max = group["max_eigenvalue"]
     assert main(["hessian", str(small_run_copy), "--method", "lanczos", "--top-k", "3", "--no-figures"]) == 0
