@@ -7,11 +7,20 @@ type, slices and barriers, the basin map or sweep results where present, and how
 stage took. Figures are PNGs embedded as ``data:`` URIs and the CSS is inline, so the page
 needs no network access and no JavaScript; it can be mailed or attached as one file.
 
-The report composes the analyses' own plot functions (:mod:`landscape.plots.types`,
-:mod:`landscape.plots.curvature`, :mod:`landscape.plots.geometry`, :mod:`landscape.plots.basins`,
-:mod:`landscape.plots.sweeps`) on the groups their commands store. Each section is built on its
-own: a missing group gives a short "not run" note with the command that runs it, and a group
-whose figure or table fails to draw shows the error in one line instead of breaking the page.
+The report composes the analyses' own typed results and plot functions: the solution types
+(:mod:`landscape.solutions`), :class:`landscape.curvature.CurvatureResult`,
+:class:`landscape.slices.SliceResult`, :class:`landscape.paths.PathsResult`,
+:class:`landscape.landscape_map.MapResult`, the basin map and sweep table. It recomputes no
+analysis and reads the file only through :class:`~landscape.storage.Run`'s public API.
+
+It reports on any run file: an incomplete run gets a banner (chunks missing, the resume command)
+and shares over its finished networks (``not_run`` is never diverged); a group computed before the
+training data changed (``Run.stale_analyses``) carries a "stale" line with the command that
+recomputes it; success follows the task-aware rule (``Problem.success_rule``); a run whose model
+the commands cannot rebuild (trained from Python objects) names the Python call for each missing
+analysis. Each section is built on its own: a missing group gives a short "not run" note with the
+command that runs it, and a group whose figure or table fails to draw shows the error in one line
+instead of breaking the page.
 """
 
 from __future__ import annotations
@@ -369,12 +378,13 @@ ANALYSIS_COMMANDS = {
     "basins": "basins",
 }
 # The Python call that computes an analysis for a run trained from Python objects.
+_PROBLEM = "problem=landscape.problem_of(run, model=..., loss_fn=...)"
 PYTHON_CALLS = {
     "classify": "landscape.solutions.classify_run(run, model=..., loss_fn=...)",
-    "hessian": "landscape.curvature on landscape.problem_of(run, model=..., loss_fn=...)",
-    "slice": "landscape.slices.slice_run(run, problem=landscape.problem_of(run, model=..., loss_fn=...))",
-    "paths": "landscape.paths.barriers_run(run, problem=landscape.problem_of(run, model=..., loss_fn=...))",
-    "map": "landscape.landscape_map.map_run(run, problem=landscape.problem_of(run, model=..., loss_fn=...))",
+    "hessian": f"landscape.curvature.analyse_run(run, {_PROBLEM}).write(run.path)",
+    "slice": f"landscape.slices.slice_run(run, {_PROBLEM}).write(run.path)",
+    "paths": f"landscape.paths.barriers_run(run, {_PROBLEM}).write(run.path)",
+    "map": f"landscape.landscape_map.map_run(run, {_PROBLEM}).write(run.path)",
 }
 # Report section -> the analysis groups it shows.
 SECTION_GROUPS = {
@@ -763,10 +773,9 @@ def _representative_figures(run: Run, names: list[str], summary: dict[str, Any],
 
 def _curvature_section(run: Run) -> Section:
     """The ``/hessian`` group through :class:`landscape.curvature.CurvatureResult` (as ``landscape hessian`` stores it)."""
-    curvature_result = _typed("curvature", "CurvatureResult")
-    if curvature_result is None:
-        return _curvature_section_from_group(run)
-    result = curvature_result.read(run) if run.has("hessian") else None
+    from .curvature import CurvatureResult
+
+    result = CurvatureResult.read(run) if run.has("hessian") else None
     if result is None:
         return _absent(
             run,
@@ -891,135 +900,6 @@ def _curvature_section(run: Run) -> Section:
     return section
 
 
-def _curvature_section_from_group(run: Run) -> Section:
-    """The curvature section read from the raw ``/hessian`` group (code without ``CurvatureResult``)."""
-    if not run.has("hessian"):
-        return _absent(
-            run,
-            "curvature",
-            "Curvature",
-            "Hessian spectra were not computed for this run.",
-            f"landscape hessian {_path_text(run)}",
-            "It stores eigenvalues of the loss Hessian at every final network (group 'hessian') and tells minima from saddles per type.",
-            "curvature (Hessian)",
-        )
-    section = Section("curvature", "Curvature")
-    from .plots import curvature as curvature_plots
-
-    method = str(_read(run, "hessian:method", "dense"))
-    summary_tree = _node(run, "hessian/summary")
-    summary_keys = [k for k, v in summary_tree.items() if isinstance(v, np.ndarray)] if summary_tree else []
-    summary = {key: _read(run, f"hessian/summary/{key}") for key in summary_keys}
-    labelled = _type_labels(run) if str(_read(run, "hessian:label_source", "all")) == "types" else None
-    if summary and labelled is not None:  # rows in the order of the types table, not by count
-        rank = {name: i for i, name in enumerate(labelled[1])}
-        order = sorted(range(len(summary["type"])), key=lambda i: rank.get(str(summary["type"][i]), len(rank)))
-        summary = {
-            key: np.asarray(value)[order] if np.ndim(value) == 1 and len(value) == len(order) else value
-            for key, value in summary.items()
-        }
-    body = ""
-    if summary:
-        types = [str(t) for t in summary["type"]]
-        dense = "median_near_zero" in summary
-        rows = []
-        for i, name in enumerate(types):
-            row = [
-                _esc(name),
-                f"{int(summary['count'][i])}",
-                f"{int(summary['n_saddle'][i])}",
-                f"{_fmt(summary['max_eigenvalue_median'][i])} [{_fmt(summary['max_eigenvalue_q25'][i])}, {_fmt(summary['max_eigenvalue_q75'][i])}]",
-                _fmt(summary["trace_median"][i]) if "trace_median" in summary else "&ndash;",
-                _fmt(summary["min_eigenvalue_median"][i]) if "min_eigenvalue_median" in summary else "&ndash;",
-                _fmt(summary["condition_number_median"][i]) if "condition_number_median" in summary else "&ndash;",
-            ]
-            if dense:
-                row += [
-                    f"{_fmt(summary['median_near_zero'][i])} / {_fmt(summary['median_zero_predicted'][i])}",
-                    _pct(float(summary["zero_match"][i])),
-                ]
-            rows.append(row)
-        header = [
-            "type",
-            "networks",
-            "saddles",
-            "&lambda;<sub>max</sub> median [IQR]",
-            "trace median",
-            "&lambda;<sub>min</sub> median",
-            "condition median",
-        ]
-        if dense:
-            header += ["zero eigenvalues observed / predicted by symmetry", "match"]
-        body += _table(
-            header, rows, caption=f"Hessian of the training loss at the final networks ({_esc(method)}, float64)"
-        )
-    rule = _read(run, "hessian:tolerance_rule")
-    if rule:
-        body += f'<p class="muted">{_esc(rule)}; zero_rtol {_fmt(_read(run, "hessian:zero_rtol"))}, zero_atol {_fmt(_read(run, "hessian:zero_atol"))}.</p>'
-
-    labels = labelled[0] if labelled is not None else np.full(run.n_inits, "all")
-    rep_types = _read(run, "hessian/representatives/type")
-    rep_names = [str(t) for t in rep_types] if rep_types is not None else None
-    type_names = (
-        [t for t in labelled[1] if t in rep_names] + [t for t in rep_names if t not in labelled[1]]
-        if labelled is not None and rep_names
-        else rep_names
-    )
-    tolerance = _read(run, "hessian/zero_tolerance")
-    if method == "dense":
-        eigenvalues = _read(run, "hessian/eigenvalues")
-    else:
-        top, bottom = _read(run, "hessian/top_eigenvalues"), _read(run, "hessian/bottom_eigenvalues")
-        n_params = int(_read(run, "hessian:n_params", 0))
-        overlap = max(0, 2 * top.shape[1] - n_params)
-        eigenvalues = np.concatenate([bottom, top[:, ::-1][:, overlap:]], axis=1)
-    max_eig, trace, saddle = (
-        _read(run, "hessian/max_eigenvalue"),
-        _read(run, "hessian/trace"),
-        _read(run, "hessian/is_saddle"),
-    )
-    figures = [
-        _figure(
-            lambda: curvature_plots.spectra_by_type(eigenvalues, labels, tolerance, type_names),
-            "Hessian spectra by type: |eigenvalue| by rank; red crosses are negative (saddles), grey ones within the zero tolerance.",
-            "spectra by type",
-        ),
-        _figure(
-            lambda: curvature_plots.top_eigenvalue_by_type(max_eig, trace, labels, type_names, saddle),
-            "Largest eigenvalue and trace per network, by type (bar: median).",
-            "top eigenvalue by type",
-        ),
-    ]
-    if run.has("hessian/density/grid"):
-        grid, slq = _read(run, "hessian/density/grid"), _read(run, "hessian/density/slq")
-        exact, rep_values = _read(run, "hessian/density/exact"), _read(run, "hessian/representatives/eigenvalues")
-        rep_index = _read(run, "hessian/representatives/index")
-        curve_names = [
-            f"{t} (net {int(i)})"
-            for t, i in zip(rep_names or [], rep_index if rep_index is not None else [], strict=False)
-        ]
-        figures.append(
-            _figure(
-                lambda: curvature_plots.spectral_density(grid, slq, exact, rep_values, curve_names),
-                "Spectral density of each type's representative: stochastic Lanczos quadrature against exact eigenvalues.",
-                "spectral density",
-            )
-        )
-    section.body = body + "<h3>Figures</h3>" + _grid(figures)
-    section.timings.append(("curvature (Hessian)", _seconds(run, "hessian"), method))
-    return section
-
-
-def _typed(module: str, name: str) -> Any:
-    """``landscape.<module>.<name>``, or None where that typed result does not exist (older code)."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(f"{__package__}.{module}"), name, None)
-    except ImportError:
-        return None
-
-
 def _notes_html(notes: list[str]) -> str:
     return "".join(f'<p class="muted">note: {_esc(note)}</p>' for note in notes)
 
@@ -1027,12 +907,13 @@ def _notes_html(notes: list[str]) -> str:
 def _geometry_section(run: Run) -> Section:
     section = Section("geometry", "Slices and barriers")
     slices, paths = _subgroups(run, "slices", "loss"), _subgroups(run, "paths", "barrier_aligned")
-    slice_result, paths_result = _typed("slices", "SliceResult"), _typed("paths", "PathsResult")
+    from .paths import PathsResult
+
     parts = []
     if slices:
         blocks = []
         for name in slices:
-            blocks.append(_slice_block(run, name, slice_result))
+            blocks.append(_slice_block(run, name))
             section.timings.append(
                 (
                     name,
@@ -1053,8 +934,10 @@ def _geometry_section(run: Run) -> Section:
     if paths:
         for name in paths:
             try:
-                result = paths_result.read(run, name.split("/", 1)[1]) if paths_result and "/" in name else None
-                parts.append(_paths_result_block(run, result) if result is not None else _paths_block(run, name))
+                result = PathsResult.read(run, name.split("/", 1)[-1])
+                if result is None:
+                    raise KeyError(f"no '{name}' group")
+                parts.append(_paths_result_block(run, result))
             except Exception as err:  # noqa: BLE001 - one damaged group, one line
                 parts.append(f"<h3>Barriers: <code>{_esc(name)}</code></h3>" + _error_line(_one_line(err)))
             section.timings.append((name, _seconds(run, name), f"{_read(run, f'{name}:bezier_steps', 0)} Bezier steps"))
@@ -1072,12 +955,12 @@ def _geometry_section(run: Run) -> Section:
     return section
 
 
-def _slice_block(run: Run, name: str, slice_result: Any) -> str:
-    """The contour of one stored slice (``slices.SliceResult`` where it exists), with its notes."""
-    if slice_result is None or "/" not in name:
-        return _slice_figure(run, name)
+def _slice_block(run: Run, name: str) -> str:
+    """The contour of one stored slice (a :class:`landscape.slices.SliceResult`), with its notes."""
+    from .slices import SliceResult
+
     try:
-        result = slice_result.read(run, name.split("/", 1)[1])
+        result = SliceResult.read(run, name.split("/", 1)[-1])
     except Exception as err:  # noqa: BLE001
         return f'<figure class="failed">{_error_line(f"slice {name!r} could not be read: {_one_line(err)}")}</figure>'
     from .plots.geometry import plot_slice_contour
@@ -1171,12 +1054,12 @@ def _map_section(run: Run) -> Section:
             "minima and draws which minima are joined below which loss.",
             "map (transition states)",
         )
+    from .landscape_map import MapResult
     from .plots.disconnectivity import barrier_panels, map_disconnectivity
 
-    map_result = _typed("landscape_map", "MapResult")
-    result = map_result.read(run) if map_result is not None else None
-    arrays = result.arrays if result is not None else run.group("landscape_map")
-    notes = _notes_html([str(n) for n in getattr(result, "notes", [])]) if result is not None else ""
+    result = MapResult.read(run)
+    arrays = result.arrays
+    notes = _notes_html([str(n) for n in result.notes])
     labels = [str(v) for v in arrays["points"]["labels"]]
     ts = arrays["transition_states"]
     rows = [
@@ -1219,81 +1102,6 @@ def _map_section(run: Run) -> Section:
         )
     )
     return section
-
-
-def _slice_figure(run: Run, name: str) -> str:
-    from .plots.geometry import plot_slice_contour
-
-    def make() -> Any:
-        alpha, beta, loss = _read(run, f"{name}/alpha"), _read(run, f"{name}/beta"), _read(run, f"{name}/loss")
-        coords = _read(run, f"{name}/point_coords")
-        labels = [str(t) for t in _read(run, f"{name}/point_labels")]
-        own = _read(run, f"{name}/point_loss")
-        kind = str(_read(run, f"{name}:kind", ""))
-        axes = (
-            ("alpha (filter-normalised direction 1)", "beta (filter-normalised direction 2)")
-            if kind == "random"
-            else ("u: towards point 2 (parameter distance)", "v: in-plane, orthogonal to u")
-        )
-        marked = [f"{label} ({value:.2g})" for label, value in zip(labels, own, strict=True)]
-        aligned = " (aligned onto the first)" if bool(_read(run, f"{name}:aligned", False)) else ""
-        title = f"{name.split('/', 1)[-1]}: {', '.join(labels)}{aligned}"
-        return plot_slice_contour(alpha, beta, loss, coords, marked, title, axes)
-
-    kind = _esc(_read(run, f"{name}:kind", ""))
-    return _figure(
-        make, f"log10 loss over the slice <code>{_esc(name)}</code> ({kind}); points marked with their own loss.", name
-    )
-
-
-def _paths_block(run: Run, name: str) -> str:
-    from .plots.geometry import plot_barrier_matrices, plot_path_profiles
-
-    labels = [str(t) for t in _read(run, f"{name}/labels")]
-    t = _read(run, f"{name}/t")
-    linear, aligned = _read(run, f"{name}/barrier_linear"), _read(run, f"{name}/barrier_aligned")
-    k = len(labels)
-    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
-    bezier_pairs = _read(run, f"{name}/bezier/pairs")
-    bezier_barrier = _read(run, f"{name}/bezier/barrier")
-    bezier_of = {(int(i), int(j)): n for n, (i, j) in enumerate(bezier_pairs)} if bezier_pairs is not None else {}
-    rows = []
-    for i, j in pairs:
-        bez = _fmt(bezier_barrier[bezier_of[(i, j)]]) if (i, j) in bezier_of else "&ndash;"
-        rows.append([_esc(f"{labels[i]} → {labels[j]}"), _fmt(linear[i, j]), _fmt(aligned[i, j]), bez])
-    table = _table(
-        ["pair", "straight line", "aligned straight line", "trained Bezier curve"],
-        rows,
-        caption="loss barrier: highest loss along the path minus the higher endpoint loss",
-    )
-
-    def profiles() -> Any:
-        profile_linear, profile_aligned = _read(run, f"{name}/profile_linear"), _read(run, f"{name}/profile_aligned")
-        bezier_profile = _read(run, f"{name}/bezier/profile")
-        panels = []
-        for i, j in pairs:
-            curves = {"linear": profile_linear[i, j], "aligned": profile_aligned[i, j]}
-            if (i, j) in bezier_of:
-                curves["bezier"] = bezier_profile[bezier_of[(i, j)]]
-            panels.append((f"{labels[i]} -> {labels[j]}", curves))
-        return plot_path_profiles(t, panels)
-
-    def matrices() -> Any:
-        found = {"linear": linear, "aligned": aligned}
-        bezier_matrix = _read(run, f"{name}/bezier/barrier_matrix")
-        if bezier_matrix is not None:
-            found["Bezier (aligned ends)"] = bezier_matrix
-        return plot_barrier_matrices(found, labels, f"loss barriers between minima ({name})")
-
-    figures = [
-        _figure(
-            matrices,
-            "Barrier matrices: straight line, after aligning units, and along a trained Bezier curve.",
-            f"{name} barriers",
-        ),
-        _figure(profiles, "Loss along each path between the minima.", f"{name} profiles"),
-    ]
-    return f"<h3>Barriers: <code>{_esc(name)}</code></h3>" + table + _grid(figures)
 
 
 def _basins_section(run: Run) -> Section:
