@@ -108,3 +108,27 @@ def test_the_same_analyses_from_python_and_the_hessian_is_that_of_the_population
         assert np.isfinite(plane.loss).all()
         barriers = barriers_run(run, ["0", "1"], problem=problem, bezier_steps=20)
         assert barriers.barrier_linear.shape == (2, 2)
+
+
+def test_the_closed_form_population_loss_is_right_and_twice_differentiable_at_a_perfect_fit():
+    """The arc-cosine kernel against Monte Carlo; at the teacher (a global minimum, loss 0) the gradient
+    vanishes and the Hessian is positive definite and equals finite differences of the gradient."""
+    from landscape.examples.teacher_student import arccos_kernel, population_loss
+
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(True):
+        u, v = rng.normal(size=(3, 4)), rng.normal(size=(2, 4))
+        x = rng.normal(size=(400_000, 4))
+        monte_carlo = (np.maximum(x @ u.T, 0)[:, :, None] * np.maximum(x @ v.T, 0)[:, None, :]).mean(0)
+        np.testing.assert_allclose(arccos_kernel(jax.numpy.asarray(u), jax.numpy.asarray(v)), monte_carlo, atol=2e-2)
+        teacher = np.linalg.qr(rng.normal(size=(5, 5)))[0].T
+        loss = lambda flat: population_loss(flat.reshape(5, 5), jax.numpy.asarray(teacher))  # noqa: E731
+        fit = jax.numpy.asarray(teacher[rng.permutation(5)].reshape(-1))  # any permutation of the teacher
+        assert float(loss(fit)) < 1e-14 and float(np.abs(jax.grad(loss)(fit)).max()) < 1e-12
+        hessian = np.asarray(jax.hessian(loss)(fit))
+        step = 1e-4
+        finite = np.stack(
+            [(jax.grad(loss)(fit + step * e) - jax.grad(loss)(fit - step * e)) / (2 * step) for e in np.eye(25)]
+        )
+        np.testing.assert_allclose(hessian, finite, atol=1e-4)
+        assert np.linalg.eigvalsh(hessian).min() > 1e-3
