@@ -82,14 +82,6 @@ def group_attrs(run: Run, name: str) -> dict[str, Any]:
     return attrs
 
 
-def run_context(run: Run) -> Any:
-    """Deprecated: the run's :class:`~landscape.problem.Problem` (``problem_of(run)``), which has the
-    ``objective``, ``x``, ``y``, ``activation`` and ``dtype`` the old ``RunContext`` had."""
-    from .problem import problem_of
-
-    return problem_of(run)
-
-
 def type_names_of(run: Run) -> np.ndarray | None:
     """Each network's solution type (``(n_inits,)`` str), or None when the run is not classified."""
     if not run.has("types"):
@@ -269,7 +261,6 @@ __all__ = [
     "is_finite_point",
     "lowest_loss_networks",
     "resolve_point",
-    "run_context",
     "select_points",
     "type_names_of",
     "type_representatives_of",
