@@ -26,6 +26,7 @@ instead of breaking the page.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
@@ -458,11 +459,52 @@ def _path_text(run: Run) -> str:
     return str(run.path)
 
 
+# Points a command needs when none are named: slice a plane through 3, paths and map 2 or more.
+POINTS_NEEDED = {"slice": 3, "paths": 2, "map": 2}
+
+
+def _points_hint(run: Run, verb: str, note: str) -> tuple[str, str]:
+    """``(command, note)`` for a command that takes points: the bare command when its default points
+    exist, else the lowest-loss finished networks named, else why it cannot apply to this run."""
+    from .points import default_point_specs, lowest_loss_networks
+
+    needed = POINTS_NEEDED[verb]
+    usable = (np.asarray(run.status) >= 0) & np.isfinite(np.asarray(run.final_loss, float))
+    defaults, _ = default_point_specs(run, needed, usable)
+    if len(defaults) >= needed:
+        return f"landscape {verb} {run.path}", note
+    picks = lowest_loss_networks(run, needed, usable)
+    if len(picks) >= needed:
+        return (
+            f"landscape {verb} {run.path} {' '.join(map(str, picks))}",
+            f"The default points (type representatives) are too few here ({len(defaults)} of {needed}); "
+            f"these are the {needed} lowest-loss finished networks. {note}",
+        )
+    return "", (
+        f"Not applicable to this run: needs {needed} finished networks with a finite loss, it has {int(usable.sum())}."
+    )
+
+
+@functools.cache
+def _takes_finished_only(verb: str) -> bool:
+    """``landscape <verb>`` can analyse the finished networks of an incomplete run."""
+    from .cli import subcommands
+
+    parser = subcommands().get(verb)
+    return parser is not None and "--finished-only" in parser._option_string_actions  # noqa: SLF001
+
+
 def _absent_html(run: Run, what: str, command: str, note: str) -> tuple[str, bool]:
     """``(html, computable)``: what is missing and the command that makes it; when the command cannot
     rebuild this run's model (trained from Python objects), that reason and the Python call instead."""
     reason = _context(run).problem_reason
     verb = command.split()[1] if command.startswith("landscape ") else command
+    if reason is None and verb in POINTS_NEEDED and command.startswith("landscape "):
+        command, note = _points_hint(run, verb, note)
+        if not command:
+            return f'<div class="notrun"><p>{_esc(what)} {_esc(note)}</p></div>', False
+    if not run.complete and command.startswith("landscape ") and _takes_finished_only(verb):
+        command += " --finished-only"
     if reason is not None and verb in PYTHON_CALLS:
         return (
             f'<div class="notrun"><p>{_esc(what)} <code>landscape {_esc(verb)}</code> cannot compute it for this '

@@ -89,6 +89,10 @@ def test_every_analysis_survives_the_degenerate_study(case, command, degenerate_
         assert code == 0, err
         page = (tmp_path / "report" / "index.html").read_text()
         assert 'class="error"' not in page, _first_error(page)  # every section and figure was built
+        if case in ("all diverged", "one network"):  # no command is suggested that cannot apply
+            finite = 0 if case == "all diverged" else 1
+            assert f"Not applicable to this run: needs 3 finished networks with a finite loss, it has {finite}." in page
+            assert f"landscape slice {path}" not in page
     if command == "info":
         assert code == 0 and "status:" in out
 

@@ -525,6 +525,7 @@ def test_incomplete_run_banner_and_shares_over_finished_networks(incomplete_run)
         count = int(np.sum(finished == code))
         share = f"{100 * count / finished.size:.1f}%"  # over the 4 finished, not the 8
         assert f'<td class="">{name}</td><td class="num">{count}</td><td class="num">{share}</td>' in training, name
+    assert f"<code>landscape classify {incomplete_run} --finished-only</code>" in page  # the hint that works here
     assert re.search(r'<td class="">not_run</td><td class="\w*">4</td><td class="\w*">&ndash;</td>', training)
     assert 'class="error"' not in page
 
