@@ -167,21 +167,31 @@ def lowest_loss_networks(run: Run, count: int, usable: np.ndarray | None = None)
 
 
 def default_point_specs(
-    run: Run, count: int, usable: np.ndarray | None = None, fallback_count: int | None = None
+    run: Run, count: int, usable: np.ndarray | None = None, fallback_count: int | None = None, minimum: int = 1
 ) -> tuple[list[str], str | None]:
     """The points an analysis uses when none are named, and a one-line note when they are a fallback.
 
     With a ``types`` group: the representative of each type that is not an outcome label
     (``unconverged``, ``diverged``, ``not_run``), in :data:`~landscape.vocabulary.TYPE_ORDER`, at most
-    ``count`` (representatives of networks outside ``usable`` are left out). Without one: the
+    ``count`` (representatives of networks outside ``usable`` are left out), topped up to ``minimum``
+    with the lowest-loss networks not already chosen (with a note). Without one: the
     ``fallback_count`` (default ``count``) lowest-loss networks among ``usable`` (default: every
     trained network), with a note saying so.
     """
     usable = (run.status >= 0) if usable is None else np.asarray(usable, bool)
     if run.has("types"):
         representatives = type_representatives_of(run)
-        names = [t for t, i in representatives.items() if t not in OUTCOME_TYPES and usable[i]]
-        return names[:count], None
+        names = [t for t, i in representatives.items() if t not in OUTCOME_TYPES and usable[i]][:count]
+        if len(names) >= minimum:
+            return names, None
+        taken = {representatives[t] for t in names}
+        extra = [i for i in lowest_loss_networks(run, minimum + len(taken), usable) if i not in taken]
+        extra = extra[: minimum - len(names)]
+        note = (
+            f"{len(names)} solution type(s) with a usable representative: adding the lowest-loss finished "
+            f"network(s) {', '.join(map(str, extra))}"
+        )
+        return names + [str(i) for i in extra], note if extra else None
     picks = lowest_loss_networks(run, fallback_count or count, usable)
     note = (
         f"no 'types' group (run `landscape classify`): using the {len(picks)} lowest-loss finished networks "
@@ -218,7 +228,7 @@ def select_points(
     notes = [note] if (note := partial_note(run, finished)) else []
     if not specs:
         usable = finished & np.isfinite(np.asarray(run.final_loss, float))
-        specs, fallback = default_point_specs(run, count, usable, fallback_count)
+        specs, fallback = default_point_specs(run, count, usable, fallback_count, minimum)
         notes += [fallback] if fallback else []
         if len(specs) < minimum:
             raise ConfigError(

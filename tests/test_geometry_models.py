@@ -195,3 +195,37 @@ def test_all_diverged_and_identical_networks_are_one_line(small_run_copy, capsys
     for command in ("slice", "paths", "map"):
         assert cli_main([command, str(small_run_copy), "--no-figures"]) == 2
         assert "found 0 usable default point" in _one_line_error(capsys, command)
+
+
+def test_default_points_follow_the_type_order_and_are_topped_up(small_run_copy):
+    from landscape.points import select_points
+    from landscape.storage import write_group
+
+    with Run(small_run_copy) as run:
+        loss = run.final_loss
+    order = [int(i) for i in np.argsort(loss)]
+    dead, pyramid, diverged = order[5], order[9], order[-1]
+    labels = np.zeros(loss.size, np.int64)  # every network "dead" but two
+    labels[[pyramid, diverged]] = [1, 2]
+    write_group(
+        small_run_copy,
+        "types",
+        {
+            "label": labels,
+            "summary": {
+                "names": np.array(["dead", "pyramid", "diverged"]),
+                "representative": np.array([dead, pyramid, diverged]),
+            },
+        },
+        {"label_names": '["dead", "pyramid", "diverged"]'},
+    )
+    with Run(small_run_copy) as run:
+        three = select_points(run, None, 3, minimum=3)
+        two = select_points(run, None, 8, minimum=2)
+    # vocabulary.TYPE_ORDER: pyramid before dead; an outcome label (diverged) is never a default point
+    assert two.specs == ["pyramid", "dead"] and two.notes == []
+    assert three.specs == ["pyramid", "dead", str(order[0])]  # topped up with the lowest-loss other network
+    assert three.notes == [
+        f"2 solution type(s) with a usable representative: adding the lowest-loss finished network(s) {order[0]}"
+    ]
+    assert [p.index for p in three.points] == [pyramid, dead, order[0]]
