@@ -151,7 +151,10 @@ class Thresholds:
       face: an activation pattern is a face (linear piece) when it covers at least this share of points.
       kink: a rank-1 ramp is kinked when the spread of its nonzero slopes exceeds this fraction of their mean.
       bimodal: a type's log final loss is flagged bimodal when Ashman's D of its two-means split exceeds this.
-      bimodal_share: ... and the smaller mode holds at least this share of the type.
+      bimodal_share: ... and the smaller mode holds at least this share of the type,
+      bimodal_ratio: ... and the modes' geometric means differ by at least this factor (a split of a
+        tight cluster, 0.0215 vs 0.0215, is no second solution); final losses under a thousandth of the
+        success threshold count as equal (the float floor of perfect fits).
     """
 
     significance: float = 0.05
@@ -164,6 +167,7 @@ class Thresholds:
     kink: float = 0.1
     bimodal: float = 3.0
     bimodal_share: float = 0.05
+    bimodal_ratio: float = 1.15
 
 
 # ---------------------------------------------------------------------------------------------
@@ -801,19 +805,27 @@ def bimodal_notes(
     final_loss: np.ndarray,
     lambda_max: np.ndarray | None = None,
     thresholds: Thresholds = Thresholds(),
+    success_loss: float | None = None,
 ) -> list[str]:
     """Per type: a note when its final loss (or top Hessian eigenvalue) is bimodal, else ""."""
     notes = []
     labels = np.asarray(labels)
+    loss = np.asarray(final_loss, float)
+    if success_loss:
+        loss = np.maximum(loss, 1e-3 * success_loss)  # perfect fits differ only by rounding
     for name in names:
         members = labels == name
         parts = []
         if name not in OUTCOME_TYPES:
-            for what, values in (("final loss", final_loss), ("lambda_max", lambda_max)):
+            for what, values in (("final loss", loss), ("lambda_max", lambda_max)):
                 if values is None:
                     continue
                 found = bimodality(np.asarray(values, float)[members], thresholds.bimodal_share)
-                if found is not None and found["D"] > thresholds.bimodal:
+                if (
+                    found is not None
+                    and found["D"] > thresholds.bimodal
+                    and found["high"] >= thresholds.bimodal_ratio * found["low"]
+                ):
                     parts.append(
                         f"bimodal {what} (Ashman D {found['D']:.1f}): {found['n_low']} near {found['low']:.2g}, "
                         f"{found['n_high']} near {found['high']:.2g}"
@@ -1099,6 +1111,7 @@ def classify_run(
             final_loss[chosen],
             lambda_max[chosen] if lambda_max is not None else None,
             thresholds,
+            problem.success_loss,
         ),
         "max_steps": np.array([np.sum((labels[chosen] == t) & (status[chosen] == MAX_STEPS)) for t in names]),
         "success_rule": problem.success_rule(),

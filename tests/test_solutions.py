@@ -194,6 +194,12 @@ def test_bimodality_finds_two_modes_and_not_one():
     labels = np.array(["pyramid"] * two.size + ["valley"] * one.size)
     notes = bimodal_notes(labels, ["pyramid", "valley"], np.concatenate([two, one]))
     assert notes[0].startswith("bimodal final loss") and "1007 near 0.001" in notes[0] and notes[1] == ""
+    # no second solution: two tight clumps 1e-10 apart (a converged spurious minimum), perfect fits at the float floor
+    tight = np.concatenate([np.full(16, 0.0215080372), np.full(5, 0.0215080374)])
+    floor = np.concatenate([10 ** rng.normal(-11.45, 0.02, 160), 10 ** rng.normal(-11.33, 0.02, 70)])
+    assert bimodality(floor)["D"] > 3  # Ashman's D alone would flag the float floor
+    labels = np.array(["rank7"] * tight.size + ["rank8"] * floor.size)
+    assert bimodal_notes(labels, ["rank7", "rank8"], np.concatenate([tight, floor]), success_loss=1e-6) == ["", ""]
 
 
 def test_success_splits_a_shape_that_straddles_it():
