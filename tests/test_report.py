@@ -549,6 +549,12 @@ def test_analyses_computed_before_a_resume_are_marked_stale(incomplete_run, tmp_
     ) in types
     assert page.count('class="stale"') == 1 and "Stale analyses: <code>/types</code>" in page
     assert "Incomplete run" not in page
+    capsys.readouterr()
+    assert cli_main(["info", str(path)]) == 0  # landscape info says it too
+    assert (
+        f"  stale: /types was computed before the training data changed; recompute with: landscape classify {path}"
+        in capsys.readouterr().out.splitlines()
+    )
 
 
 def test_task_aware_success_share_is_the_files_own(small_run_path):

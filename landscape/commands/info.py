@@ -41,4 +41,22 @@ def main(args: argparse.Namespace) -> int:
             print(f"dropped /{name.strip('/')} from {args.run}")
         return 0
     print(describe_run(args.run))
+    for line in stale_lines(args.run):
+        print(line)
     return 0
+
+
+def stale_lines(path: str) -> list[str]:
+    """One line per analysis group computed before the training data changed, with its recompute command."""
+    from ..report import ANALYSIS_COMMANDS
+    from ..storage import Run
+
+    with Run(path) as run:
+        stale = run.stale_analyses()
+    lines = []
+    for name in stale:
+        command = ANALYSIS_COMMANDS.get(name.split("/", 1)[0])
+        target = "BASINS.toml" if command == "basins" else path
+        how = f"; recompute with: landscape {command} {target}" if command else ""
+        lines.append(f"  stale: /{name} was computed before the training data changed{how}")
+    return lines
