@@ -123,3 +123,19 @@ def test_run_prints_the_time_of_each_stage(tmp_path, capsys, monkeypatch):
         assert stage in line, line
     assert sorted(p.name for p in (tmp_path / "figures" / "r").iterdir())[0] == ".run"
     assert not list((tmp_path / "figures" / "r").glob("*.svg"))  # run writes PNGs only
+
+
+def test_a_damaged_file_is_one_line_in_a_real_process_and_debug_shows_the_traceback(tmp_path):
+    """The installed entry point: exit 2 and one stderr line; LANDSCAPE_DEBUG=1 gives the traceback."""
+    import os
+
+    path = tmp_path / "noise.h5"
+    path.write_bytes(bytes(range(256)) * 8)
+    command = [sys.executable, "-m", "landscape", "info", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"landscape info: error: {path}: not a readable")
+    env = {**os.environ, "LANDSCAPE_DEBUG": "1"}
+    debug = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+    assert "RunFileError" in debug.stderr.splitlines()[-1]
