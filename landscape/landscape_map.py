@@ -31,6 +31,7 @@ groups. :class:`MapResult` holds everything as arrays; ``write``/``read`` use th
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import time
@@ -54,7 +55,7 @@ CONNECTION_KINDS = ("transition_state", "downhill", "unresolved")  # codes 0, 1,
 # One network as a loss over a flat vector.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FlatProblem:
     """A network's training loss as a function of flat parameters, with what the searches need.
 
@@ -65,6 +66,9 @@ class FlatProblem:
         MLP, so no alignment, canonical form or solution types); band_null: a cheaper
         ``(P,) -> (P, k)`` basis of the rescaling and dead-unit directions only (no SVD), which the
         elastic band projects its forces off at every step.
+      key: what determines every function above (study, sources, data, layout; see :func:`run_problem`):
+        two problems with the same key are equal, so the compiled searches (static arguments of
+        module-level ``jax.jit``s) are reused by a later call on the same run; None: equal only to itself.
     """
 
     loss: Any
@@ -74,6 +78,15 @@ class FlatProblem:
     unravel: Any
     activation: str | None
     band_null: Any = None
+    key: Any = None
+
+    def __hash__(self) -> int:
+        return hash(self.key) if self.key is not None else id(self)
+
+    def __eq__(self, other: object) -> bool:
+        if self.key is None or not isinstance(other, FlatProblem):
+            return self is other
+        return self.key == other.key
 
 
 def mlp_problem(
@@ -192,13 +205,11 @@ def flat_problem(problem: Problem, like: Any) -> FlatProblem:
     )
 
 
-_PROBLEMS: dict[tuple, FlatProblem] = {}
-
-
 def run_problem(problem: Problem, like: Any) -> FlatProblem:
-    """:func:`flat_problem`, one object per (study, sources, data, layout), so that a second map
-    of the same run reuses every compiled program; only the latest is kept. A model or loss
-    passed as a Python object is keyed by its identity."""
+    """:func:`flat_problem` with its :attr:`FlatProblem.key` (study, sources, data, layout), so that a
+    second map of the same run reuses every compiled program (JAX's own cache of the module-level
+    searches; nothing is kept here). A model or loss passed as a Python object is keyed by its identity."""
+    import dataclasses
     import hashlib
 
     objects = tuple(
@@ -209,10 +220,7 @@ def run_problem(problem: Problem, like: Any) -> FlatProblem:
     layout = tuple((tuple(np.shape(leaf)), str(np.asarray(leaf).dtype)) for leaf in jax.tree.leaves(like))
     digest = hashlib.sha1(np.asarray(problem.x).tobytes() + np.asarray(problem.y).tobytes()).hexdigest()
     key = (problem.study.to_json(), json.dumps(problem.sources, sort_keys=True), objects, digest, layout)
-    if key not in _PROBLEMS:
-        _PROBLEMS.clear()  # one run at a time: programs of an older run are dropped
-        _PROBLEMS[key] = flat_problem(problem, like)
-    return _PROBLEMS[key]
+    return dataclasses.replace(flat_problem(problem, like), key=key)
 
 
 def canonical_form(params: Any, x: np.ndarray, activation: str = "relu") -> list[dict[str, np.ndarray]]:
@@ -437,10 +445,6 @@ class MapSettings:
     start: str = "line"  # or "bezier"
 
 
-def _vmapped(function: Any) -> Any:
-    return jax.jit(jax.vmap(function))
-
-
 class _Clock:
     """Wall time per stage (compilation included), for the stored attributes and the benchmark."""
 
@@ -460,35 +464,62 @@ def _bucket(n: int) -> int:
     return max(4, 1 << max(0, int(n) - 1).bit_length()) if n <= 64 else -(-int(n) // 64) * 64
 
 
-class _Operations:
-    """The compiled batched searches of one problem and settings (built once, padded batches)."""
+@dataclass(frozen=True)
+class _Search:
+    """What the compiled searches depend on besides the problem (a static, hashable argument)."""
 
-    _cache: dict[tuple, _Operations] = {}
+    grad_tol: float
+    descent_iterations: int
+    saddle_iterations: int
+    trust_radius: float
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _descend_batch(problem: FlatProblem, s: _Search, flats: jax.Array) -> saddles.SearchResult:
+    return jax.vmap(
+        lambda p: saddles.descend(
+            problem.loss, p, problem.null, s.grad_tol, s.descent_iterations, s.trust_radius, problem.hessian
+        )
+    )(flats)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _refine_batch(problem: FlatProblem, s: _Search, flats: jax.Array) -> saddles.SearchResult:
+    return jax.vmap(
+        lambda p: saddles.refine_saddle(
+            problem.loss, p, problem.null, s.grad_tol, s.saddle_iterations, s.trust_radius, problem.hessian
+        )
+    )(flats)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _check_batch(problem: FlatProblem, s: _Search, flats: jax.Array) -> saddles.Curvature:
+    return jax.vmap(lambda p: saddles.curvature(problem.loss, p, problem.null, s.grad_tol, hessian_fn=problem.hessian))(
+        flats
+    )
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _loss_batch(problem: FlatProblem, flats: jax.Array) -> jax.Array:
+    return jax.vmap(problem.loss)(flats)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _predict_one(problem: FlatProblem, flat: jax.Array) -> jax.Array:
+    return problem.predict(flat)
+
+
+class _Operations:
+    """The batched searches of one problem and settings, padded to a few batch sizes; compiled once
+    per (problem key, settings) by JAX (module-level jits with static arguments), not cached here."""
 
     def __init__(self, problem: FlatProblem, s: MapSettings):
-        self._descend = _vmapped(
-            lambda p: saddles.descend(
-                problem.loss, p, problem.null, s.grad_tol, s.descent_iterations, s.trust_radius, problem.hessian
-            )
-        )
-        self._refine = _vmapped(
-            lambda p: saddles.refine_saddle(
-                problem.loss, p, problem.null, s.grad_tol, s.saddle_iterations, s.trust_radius, problem.hessian
-            )
-        )
-        self._check = _vmapped(
-            lambda p: saddles.curvature(problem.loss, p, problem.null, s.grad_tol, hessian_fn=problem.hessian)
-        )
-        self.predict = jax.jit(problem.predict)
-        self._loss = _vmapped(problem.loss)
-
-    @classmethod
-    def of(cls, problem: FlatProblem, settings: MapSettings) -> _Operations:
-        s = settings  # only what the compiled searches depend on
-        key = (id(problem), s.grad_tol, s.descent_iterations, s.saddle_iterations, s.trust_radius)
-        if key not in cls._cache:
-            cls._cache = {key: cls(problem, settings)}  # keep only the latest problem's programs
-        return cls._cache[key]
+        search = _Search(s.grad_tol, s.descent_iterations, s.saddle_iterations, s.trust_radius)
+        self._descend = functools.partial(_descend_batch, problem, search)
+        self._refine = functools.partial(_refine_batch, problem, search)
+        self._check = functools.partial(_check_batch, problem, search)
+        self._loss = functools.partial(_loss_batch, problem)
+        self.predict = functools.partial(_predict_one, problem)
 
     @staticmethod
     def _padded(function: Any, flats: Any) -> Any:
@@ -599,7 +630,7 @@ def map_minima(
     s = settings
     k = len(points)
     pairs = list(itertools.combinations(range(k), 2)) if pairs is None else pairs
-    operations = _Operations.of(problem, s)
+    operations = _Operations(problem, s)
     descend, refine, check = operations.descend, operations.refine, operations.check
     start_check = check(np.stack(points))
     quenched = descend(jnp.asarray(np.stack(points)))
@@ -865,7 +896,7 @@ def point_stationarity(problem: Problem, networks: list[Any], grad_tol: float | 
         as64 = [jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.float64), n) for n in networks]
         flat = run_problem(problem, as64[0])
         # the map's compiled check (padded batches): a later map of the same run compiles it no more
-        found = _Operations.of(flat, MapSettings()).check(np.stack([np.asarray(ravel_pytree(n)[0]) for n in as64]))
+        found = _Operations(flat, MapSettings()).check(np.stack([np.asarray(ravel_pytree(n)[0]) for n in as64]))
         grad_norm, index = np.asarray(found.grad_norm), np.asarray(found.index)
         out: dict[str, Any] = {
             "kind": np.asarray(saddles.stationary_kind(grad_norm, index, grad_tol)),
@@ -989,7 +1020,7 @@ def map_run(
         k = len(points)
         pairs = list(itertools.combinations(range(k), 2))
         # the quenched minima, for the straight-line and Bezier comparisons
-        quenched = [flat.unravel(q) for q in _Operations.of(flat, settings).descend(np.stack(points)).params]
+        quenched = [flat.unravel(q) for q in _Operations(flat, settings).descend(np.stack(points)).params]
         quenched_np = [jax.tree.map(np.asarray, q) for q in quenched]
         objective = problem.objective
         t = path_t()
