@@ -286,9 +286,11 @@ def read_toml_file(path: str | Path, kind: str = "study") -> dict[str, Any]:
     """The tables of a TOML file; unreadable files and bad TOML are :class:`ConfigError`."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"{path}: cannot read {kind} file ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a text file: a {kind} file is UTF-8 TOML (byte {err.start} is not)") from None
     return _parse_toml(text, str(path))
 
 

@@ -593,6 +593,14 @@ class Run:
             ]
             if missing:
                 raise RunFileError(f"{self.path}: damaged run file, missing {', '.join(missing)}")
+            n = int(attrs.get("n_inits", -1))
+            wrong = [
+                f"train/{name} has {self._file[f'train/{name}'].shape[0]}"
+                for name in TRAIN_DATASETS
+                if f"train/{name}" in self._file and self._file[f"train/{name}"].shape[:1] != (n,)
+            ]
+            if wrong:
+                raise RunFileError(f"{self.path}: damaged run file, {n} networks but {', '.join(wrong)}")
         except RunFileError:
             self._file.close()
             raise
@@ -628,6 +636,10 @@ class Run:
             return study_from_dict(json.loads(self._file.attrs["config_json"]))
         except ConfigError as err:
             raise RunFileError(f"{self.path}: stored study no longer validates ({err})") from None
+        except (KeyError, TypeError, ValueError) as err:  # json.JSONDecodeError is a ValueError
+            raise RunFileError(
+                f"{self.path}: damaged run file, its stored study cannot be read ({_short(err)})"
+            ) from None
 
     @property
     def n_inits(self) -> int:

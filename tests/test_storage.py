@@ -140,3 +140,25 @@ def test_bad_files_give_clear_errors(tmp_path):
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
     with pytest.raises(RunFileError):
         Run(truncated)
+
+
+def test_a_run_file_with_a_wrong_length_or_a_damaged_study_is_refused_in_one_line(small_run_copy):
+    with h5py.File(small_run_copy, "r+") as f:
+        f.attrs["config_json"] = "{not json"
+    with Run(small_run_copy) as run, pytest.raises(RunFileError, match="stored study cannot be read"):
+        _ = run.study
+    with h5py.File(small_run_copy, "r+") as f:
+        del f["train/grad_norm"]
+        f["train/grad_norm"] = np.zeros(3, np.float32)
+    with pytest.raises(RunFileError, match="train/grad_norm has 3") as info:
+        Run(small_run_copy)
+    assert "\n" not in str(info.value)
+
+
+def test_a_study_file_that_is_not_text_is_a_config_error(tmp_path):
+    from landscape.config import ConfigError, load_study
+
+    path = tmp_path / "binary.toml"
+    path.write_bytes(b"\xff\xfe\x00name")
+    with pytest.raises(ConfigError, match="not a text file"):
+        load_study(path)
