@@ -415,8 +415,9 @@ class MapResult:
     def notes(self) -> list[str]:
         """One line each: what was skipped for this model (alignment, symmetry null space, types)
         or how the points were chosen (an incomplete run, no types)."""
-        notes = self.attrs.get("notes", [])
-        return json.loads(notes) if isinstance(notes, str) else list(notes)
+        from .storage import attr_list
+
+        return attr_list(self.attrs, "notes")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -381,8 +381,9 @@ class SliceResult:
 
     @property
     def notes(self) -> list[str]:
-        notes = self.attrs.get("notes", [])
-        return json.loads(notes) if isinstance(notes, str) else list(notes)
+        from .storage import attr_list
+
+        return attr_list(self.attrs, "notes")
 
     @property
     def group(self) -> str:

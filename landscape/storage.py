@@ -339,6 +339,12 @@ def _training_state(f: h5py.File) -> str:
     return digest.hexdigest()[:16]
 
 
+def attr_list(attrs: dict[str, Any], key: str) -> list[Any]:
+    """A list attribute of a stored group (lists are stored as JSON text; see :func:`write_group`), or []."""
+    value = attrs.get(key, [])
+    return json.loads(value) if isinstance(value, str) else list(value)
+
+
 class IncompleteRun(RunFileError):
     """An analysis was asked of a run whose training has not finished (and --finished-only was not given)."""
 
