@@ -71,7 +71,6 @@ SAME_AS_CLASSIFY = {
     "unit diagrams": "unit_weights",
     "representative surfaces": "type_surfaces",
 }
-_REUSE: dict[str, Path] = {}  # report figure name -> a PNG just drawn from the same data
 
 
 def build_report(run_path: str | Path, out_dir: str | Path | None = None, reuse: list[Path] | None = None) -> Path:
@@ -87,13 +86,9 @@ def build_report(run_path: str | Path, out_dir: str | Path | None = None, reuse:
     """
     out = Path(out_dir) / "index.html" if out_dir is not None else report_path_for(run_path)
     pngs = {path.stem: path for path in reuse or [] if path.suffix == ".png"}
-    _REUSE.clear()
-    _REUSE.update({name: pngs[stem] for name, stem in SAME_AS_CLASSIFY.items() if stem in pngs})
-    try:
-        with Run(run_path) as run:
-            page = render_report(run)
-    finally:
-        _REUSE.clear()
+    drawn = {name: pngs[stem] for name, stem in SAME_AS_CLASSIFY.items() if stem in pngs}
+    with Run(run_path) as run:
+        page = render_report(run, reuse=drawn)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html.tmp", dir=out.parent)
@@ -124,12 +119,12 @@ class Section:
     timings: list[tuple[str, float | None, str]] = field(default_factory=list)  # (stage, seconds, note)
 
 
-def render_report(run: Run) -> str:
-    """The whole page as a string (no files written)."""
+def render_report(run: Run, reuse: dict[str, Path] | None = None) -> str:
+    """The whole page as a string (no files written); ``reuse``: see :func:`_figure`."""
     started = time.perf_counter()
     builders: list[tuple[str, str, Callable[[Run], Section]]] = [
-        ("training", "Training", _training_section),
-        ("types", "Solution types", _types_section),
+        ("training", "Training", functools.partial(_training_section, reuse=reuse)),
+        ("types", "Solution types", functools.partial(_types_section, reuse=reuse)),
         ("curvature", "Curvature", _curvature_section),
         ("geometry", "Slices and barriers", _geometry_section),
         ("map", "Map between minima", _map_section),
@@ -239,16 +234,18 @@ def _png_width_pixels(png: bytes) -> int:
     return int.from_bytes(png[16:20], "big")  # the IHDR chunk's width
 
 
-def _figure(make: Callable[[], Any], caption: str, name: str) -> str:
+def _figure(make: Callable[[], Any], caption: str, name: str, reuse: dict[str, Path] | None = None) -> str:
     """A figure made by ``make()`` embedded as a base64 PNG; an error line if it fails.
+
+    ``reuse``: report figure name -> a PNG ``landscape classify`` just drew from the same data, embedded as is.
 
     Warnings raised while drawing are shown under the figure (they usually explain odd axes).
     """
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            if name in _REUSE:  # drawn a moment ago by `landscape classify`, from the same data
-                png = _REUSE[name].read_bytes()
+            if reuse and name in reuse:  # drawn a moment ago by `landscape classify`, from the same data
+                png = reuse[name].read_bytes()
                 width_in = _png_width_pixels(png) / SAVED_DPI
             else:
                 fig = make()
@@ -558,7 +555,8 @@ def _success_html(run: Run, final_loss: np.ndarray, context: Context) -> str:
     )
 
 
-def _training_section(run: Run) -> Section:
+def _training_section(run: Run, reuse: dict[str, Path] | None = None) -> Section:
+    figure = functools.partial(_figure, reuse=reuse)
     from .plots import report as report_plots
     from .stats import wilson_interval
 
@@ -622,13 +620,13 @@ def _training_section(run: Run) -> Section:
     trajectory, traj_steps = run.trajectory, run.trajectory_steps
     labelled = _type_labels(run)
     figures = [
-        _figure(
-            lambda: report_plots.status_figure([STATUS_NAMES[c] for c in finished_codes], counts[:3], low, high),
+        figure(
+            lambda: report_plots.statusfigure([STATUS_NAMES[c] for c in finished_codes], counts[:3], low, high),
             "Share of the finished networks per training status.",
             "statuses",
         ),
-        _figure(
-            lambda: report_plots.final_loss_figure(final_loss, status),
+        figure(
+            lambda: report_plots.final_lossfigure(final_loss, status),
             "Final losses on a log scale, stacked by status.",
             "final losses",
         ),
@@ -638,15 +636,15 @@ def _training_section(run: Run) -> Section:
 
         labels, names = labelled
         figures.append(
-            _figure(
-                lambda: type_plots.loss_curves_figure(trajectory, traj_steps, labels, names),
+            figure(
+                lambda: type_plots.loss_curvesfigure(trajectory, traj_steps, labels, names),
                 "Loss curves coloured by final solution type (thin: sample of networks; thick: median).",
                 "loss curves",
             )
         )
     else:
         figures.append(
-            _figure(
+            figure(
                 lambda: report_plots.loss_curves_by_status(trajectory, traj_steps, status),
                 "Loss curves by training status (classify the run to colour them by solution type).",
                 "loss curves",
@@ -666,7 +664,8 @@ def _training_section(run: Run) -> Section:
     return section
 
 
-def _types_section(run: Run) -> Section:
+def _types_section(run: Run, reuse: dict[str, Path] | None = None) -> Section:
+    figure = functools.partial(_figure, reuse=reuse)
     if not run.has("types"):
         return _absent(
             run,
@@ -733,8 +732,8 @@ def _types_section(run: Run) -> Section:
 
     labels, _ = _type_labels(run)
     figures = [
-        _figure(
-            lambda: type_plots.fractions_figure(summary),
+        figure(
+            lambda: type_plots.fractionsfigure(summary),
             "Share of each type with its confidence interval.",
             "type fractions",
         )
@@ -743,8 +742,8 @@ def _types_section(run: Run) -> Section:
     active = _read(run, "types/units/active_fraction")
     if active is not None:
         figures.append(
-            _figure(
-                lambda: type_plots.active_fraction_figure(active, labels, names),
+            figure(
+                lambda: type_plots.active_fractionfigure(active, labels, names),
                 "Per-unit active fractions by type; 0 is a dead unit.",
                 "active fractions",
             )
@@ -754,8 +753,8 @@ def _types_section(run: Run) -> Section:
         cluster_names = _read(run, "types/clusters/type_names")
         cluster_names = [str(t) for t in cluster_names] if cluster_names is not None else names
         figures.append(
-            _figure(
-                lambda: type_plots.clusters_figure(
+            figure(
+                lambda: type_plots.clustersfigure(
                     contingency, cluster_names, str(_read(run, "types:clusters_method", "")), float(ari)
                 ),
                 "Rule-free clusters (rows) against the rule-based types (columns).",
