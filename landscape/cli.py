@@ -110,36 +110,6 @@ def error_line(command: str, err: BaseException) -> tuple[str, int]:
     )
 
 
-# Datasets whose leading axis is the run's networks: a file where one disagrees is damaged.
-PER_NETWORK = ("train/final_loss", "train/grad_norm", "train/status", "train/steps", "train/trajectory")
-
-
-def check_run_shapes(path: str) -> None:
-    """Refuse (``RunFileError``, one line) a run file whose per-network datasets disagree with its
-    ``n_inits``: every command would otherwise fail deep inside NumPy. Files that are not run files
-    are left to the command, which says so itself."""
-    from .storage import Run, RunFileError
-
-    try:
-        run = Run(path)
-    except RunFileError:
-        return  # the command reports it, in its own words
-    with run:
-        n = run.n_inits
-        for name, dataset in run.walk():
-            per_network = name in PER_NETWORK or name.startswith(("init/params/", "final/params/"))
-            if per_network and (not dataset.shape or dataset.shape[0] != n):
-                size = dataset.shape[0] if dataset.shape else "no"
-                raise RunFileError(f"{path}: damaged run file: /{name} holds {size} networks, the run has {n}")
-
-
-def _check_inputs(args: argparse.Namespace) -> None:
-    """Checks every command would otherwise repeat: a run file argument's per-network shapes."""
-    path = getattr(args, "run", None)
-    if isinstance(path, str) and os.path.isfile(path):
-        check_run_shapes(path)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="landscape",
@@ -179,7 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = debug_requested(args)
     try:
-        _check_inputs(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         if debug:

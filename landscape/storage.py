@@ -44,6 +44,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -317,6 +318,7 @@ def write_group(path: str | Path, name: str, arrays: dict[str, Any], attrs: dict
       RunFileError: the file is missing or damaged, or cannot be written (one line).
     """
     _check_name(name)
+    stamp = _training_state_of(path)
 
     def add(f: h5py.File) -> None:
         group = f.require_group(name.rsplit("/", 1)[0]) if "/" in name else f
@@ -325,7 +327,7 @@ def write_group(path: str | Path, name: str, arrays: dict[str, Any], attrs: dict
         for key, value in (attrs or {}).items():
             group.attrs[key] = value if not isinstance(value, (dict, list)) else json.dumps(value)
         if "training_state" not in group.attrs:  # what the analysis was computed from (see Run.analysis_state)
-            group.attrs["training_state"] = _training_state(f)
+            group.attrs["training_state"] = stamp
 
     _publish(Path(path), name, add, extra_bytes=_tree_bytes(arrays))
 
@@ -343,6 +345,17 @@ def attr_list(attrs: dict[str, Any], key: str) -> list[Any]:
     """A list attribute of a stored group (lists are stored as JSON text; see :func:`write_group`), or []."""
     value = attrs.get(key, [])
     return json.loads(value) if isinstance(value, str) else list(value)
+
+
+def _training_state_of(path: str | Path) -> str:
+    """:func:`_training_state` of a run file on disk (read before a publish writes anything)."""
+    if not Path(path).exists():
+        raise RunFileError(f"{path}: no such file")
+    try:
+        with _open(path, "r") as f:
+            return _training_state(f)
+    except (OSError, KeyError, RuntimeError, ValueError) as err:
+        raise RunFileError(f"{path}: damaged run file ({_short(err)}); nothing was written to it") from None
 
 
 class IncompleteRun(RunFileError):
@@ -498,6 +511,11 @@ def _publish(path: Path, name: str, edit: Callable[[h5py.File], None], extra_byt
                         edit(dst)
                         dst.flush()
             except (KeyError, RuntimeError, ValueError) as err:
+                code = re.search(
+                    r"errno = (\d+)", str(err)
+                )  # HDF5 failing to write the copy (disk full, file too large)
+                if code:
+                    raise OSError(int(code.group(1)), os.strerror(int(code.group(1)))) from None
                 raise RunFileError(f"{path}: damaged run file ({_short(err)}); nothing was written to it") from None
             pause = float(os.environ.get(PUBLISH_PAUSE_ENV, "0") or 0)
             if pause:
@@ -600,13 +618,20 @@ class Run:
             if missing:
                 raise RunFileError(f"{self.path}: damaged run file, missing {', '.join(missing)}")
             n = int(attrs.get("n_inits", -1))
+            per_network = [f"train/{name}" for name in TRAIN_DATASETS if f"train/{name}" in self._file]
+            for stage in ("init", "final"):  # every network's parameters
+                self._file[f"{stage}/params"].visititems(
+                    lambda name, item, stage=stage: (
+                        per_network.append(f"{stage}/params/{name}") if isinstance(item, h5py.Dataset) else None
+                    )
+                )
             wrong = [
-                f"train/{name} has {self._file[f'train/{name}'].shape[0]}"
-                for name in TRAIN_DATASETS
-                if f"train/{name}" in self._file and self._file[f"train/{name}"].shape[:1] != (n,)
+                f"{name} has {self._file[name].shape[0] if self._file[name].shape else 'no'}"
+                for name in per_network
+                if self._file[name].shape[:1] != (n,)
             ]
             if wrong:
-                raise RunFileError(f"{self.path}: damaged run file, {n} networks but {', '.join(wrong)}")
+                raise RunFileError(f"{self.path}: damaged run file, {n} networks but {', '.join(wrong[:3])}")
         except RunFileError:
             self._file.close()
             raise

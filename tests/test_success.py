@@ -61,11 +61,15 @@ def test_task_success_loss_overrides_the_default(tiny_run):
 
 
 def test_teacher_threshold_follows_the_teachers_scale():
-    problem = problem_of_study(load_study("runs/teacher.toml").replace(**{"task.n_points": 64}))
+    problem = problem_of_study(
+        load_study("runs/teacher.toml").replace(**{"task.n_points": 64, "task.success_loss": 0.0})
+    )
     y = np.asarray(problem.y, float)
     assert problem.success_loss == pytest.approx(0.1 * np.var(y), rel=1e-6)
     # the same rule on another scale of the same target: the threshold scales with the target's variance
-    scaled = problem_of_study(load_study("runs/teacher.toml").replace(**{"task.n_points": 64, "task.dim": 1}))
+    scaled = problem_of_study(
+        load_study("runs/teacher.toml").replace(**{"task.n_points": 64, "task.dim": 1, "task.success_loss": 0.0})
+    )
     assert scaled.success_loss == pytest.approx(0.1 * np.var(np.asarray(scaled.y, float)), rel=1e-6)
     assert scaled.success_loss != pytest.approx(problem.success_loss, rel=0.1)
 
