@@ -250,15 +250,15 @@ def minima_features(
     batched = jax.jit(jax.vmap(own))
     n = int(jax.tree_util.tree_leaves(final_params)[0].shape[0])
 
+    from .batching import chunked_map, take
+
+    def clean(tree: object) -> object:
+        return jax.tree_util.tree_map(lambda leaf: np.nan_to_num(leaf).astype(probe.dtype), tree)
+
     def function_block(indices: np.ndarray) -> np.ndarray:
-        out = []
-        for start in range(0, indices.size, chunk_size):
-            part = indices[start : start + chunk_size]
-            params = jax.tree_util.tree_map(
-                lambda leaf: np.nan_to_num(np.asarray(leaf)[part]).astype(probe.dtype), final_params
-            )
-            out.append(np.asarray(batched(params), dtype=np.float64))
-        values = np.concatenate(out) if out else np.zeros((0, probe.shape[0]))
+        if indices.size == 0:
+            return np.zeros((0, probe.shape[0]))
+        values = np.asarray(chunked_map(batched, take(final_params, indices), chunk_size, prepare=clean), np.float64)
         return np.nan_to_num(values, posinf=0.0, neginf=0.0) / np.sqrt(probe.shape[0])
 
     def raw(indices: np.ndarray) -> list[np.ndarray]:

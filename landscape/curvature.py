@@ -61,9 +61,6 @@ if TYPE_CHECKING:
 
 ZERO_RTOL = 1e-4
 ZERO_ATOL = 1e-7
-# Deprecated: use landscape.models.activation_properties(name).positively_homogeneous. Kept while
-# landscape_map.py imports it.
-HOMOGENEOUS = ("relu", "leaky_relu")
 
 
 # ---------------------------------------------------------------------------------------------

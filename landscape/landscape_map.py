@@ -124,10 +124,10 @@ def _rescaling_and_dead_basis(like: Any, x: jax.Array, activation: str) -> Any:
     activations), or the unit vectors of its parameters if it is dead (ReLU). Units have disjoint
     supports, so no orthogonalisation is needed. Only for the bands: the checks use
     :func:`landscape.curvature.symmetry_directions` in full."""
-    from .curvature import HOMOGENEOUS, _unit_parameter_masks
-    from .models import activation_function, hidden_preactivations
+    from .curvature import _unit_parameter_masks
+    from .models import activation_function, activation_properties, hidden_preactivations
 
-    if activation not in HOMOGENEOUS:
+    if not activation_properties(activation).positively_homogeneous:
         return None
     units = _unit_parameter_masks(like)
     _, unravel = ravel_pytree(like)
