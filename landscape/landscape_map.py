@@ -988,11 +988,8 @@ def map_run(
     if not specs and run.has("types"):
         finished = finished_networks(run, finished_only)
         specs = [spec for spec in default_point_specs(run, extra_per_type) if not spec.isdigit() or finished[int(spec)]]
-        if len(specs) < 2:
-            raise ConfigError(
-                f"{run.path}: a map needs two or more points; found {len(specs)} among the finished types' minima"
-                " (all networks diverged or unconverged?); name the points"
-            )
+        if len(specs) < 2:  # too few types with minima: the defaults top up with the lowest-loss finished networks
+            specs = None
     selection = select_points(run, specs, 4, finished_only, minimum=2)
     resolved, notes = selection.points, list(selection.notes)
     specs = selection.specs

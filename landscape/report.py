@@ -621,12 +621,12 @@ def _training_section(run: Run, reuse: dict[str, Path] | None = None) -> Section
     labelled = _type_labels(run)
     figures = [
         figure(
-            lambda: report_plots.statusfigure([STATUS_NAMES[c] for c in finished_codes], counts[:3], low, high),
+            lambda: report_plots.status_figure([STATUS_NAMES[c] for c in finished_codes], counts[:3], low, high),
             "Share of the finished networks per training status.",
             "statuses",
         ),
         figure(
-            lambda: report_plots.final_lossfigure(final_loss, status),
+            lambda: report_plots.final_loss_figure(final_loss, status),
             "Final losses on a log scale, stacked by status.",
             "final losses",
         ),
@@ -637,7 +637,7 @@ def _training_section(run: Run, reuse: dict[str, Path] | None = None) -> Section
         labels, names = labelled
         figures.append(
             figure(
-                lambda: type_plots.loss_curvesfigure(trajectory, traj_steps, labels, names),
+                lambda: type_plots.loss_curves_figure(trajectory, traj_steps, labels, names),
                 "Loss curves coloured by final solution type (thin: sample of networks; thick: median).",
                 "loss curves",
             )
@@ -733,17 +733,17 @@ def _types_section(run: Run, reuse: dict[str, Path] | None = None) -> Section:
     labels, _ = _type_labels(run)
     figures = [
         figure(
-            lambda: type_plots.fractionsfigure(summary),
+            lambda: type_plots.fractions_figure(summary),
             "Share of each type with its confidence interval.",
             "type fractions",
         )
     ]
-    figures += _representative_figures(run, names, summary, labels)
+    figures += _representative_figures(run, names, summary, labels, reuse)
     active = _read(run, "types/units/active_fraction")
     if active is not None:
         figures.append(
             figure(
-                lambda: type_plots.active_fractionfigure(active, labels, names),
+                lambda: type_plots.active_fraction_figure(active, labels, names),
                 "Per-unit active fractions by type; 0 is a dead unit.",
                 "active fractions",
             )
@@ -754,7 +754,7 @@ def _types_section(run: Run, reuse: dict[str, Path] | None = None) -> Section:
         cluster_names = [str(t) for t in cluster_names] if cluster_names is not None else names
         figures.append(
             figure(
-                lambda: type_plots.clustersfigure(
+                lambda: type_plots.clusters_figure(
                     contingency, cluster_names, str(_read(run, "types:clusters_method", "")), float(ari)
                 ),
                 "Rule-free clusters (rows) against the rule-based types (columns).",
@@ -768,7 +768,9 @@ def _types_section(run: Run, reuse: dict[str, Path] | None = None) -> Section:
     return section
 
 
-def _representative_figures(run: Run, names: list[str], summary: dict[str, Any], labels: np.ndarray) -> list[str]:
+def _representative_figures(
+    run: Run, names: list[str], summary: dict[str, Any], labels: np.ndarray, reuse: dict[str, Path] | None = None
+) -> list[str]:
     """Learned function, unit hyperplanes and unit weights of each type's representative (2-input nets)."""
     from .plots import types as type_plots
 
@@ -798,16 +800,19 @@ def _representative_figures(run: Run, names: list[str], summary: dict[str, Any],
             lambda: type_plots.contours_figure(surfaces, target),
             "The learned function of each type's representative (the network whose final loss is nearest the type's median), with each hidden unit's hyperplane.",
             "representative contours",
+            reuse,
         ),
         _figure(
             lambda: type_plots.unit_weights_figure(weights),
             "Unit diagrams: each hidden unit's input weights as an arrow, with its offset, output weight, active fraction and role. Merged units show as parallel arrows, dead ones dashed.",
             "unit diagrams",
+            reuse,
         ),
         _figure(
             lambda: type_plots.surfaces_figure(surfaces, target),
             "The same functions as 3D surfaces.",
             "representative surfaces",
+            reuse,
         ),
     ]
 
