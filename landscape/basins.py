@@ -42,7 +42,7 @@ import numpy as np
 
 from .batching import chunked_map
 from .config import ConfigError, Study, _from_dict, read_toml_file, study_from_dict
-from .problem import Problem, mlp_reason, problem_of_study
+from .problem import Problem, mlp_reason
 from .slices import filter_normalise
 from .training import network_keys
 from .vocabulary import STATUS_NAMES, Status, ordered_type_names
@@ -259,12 +259,6 @@ def plane_inits(base_params: Any, axes: list[Axis], coords_a: np.ndarray, coords
 # Success and classification, for any model the study names.
 
 
-def problem_of_prepared(prepared: Any) -> Problem:
-    """The :class:`~landscape.problem.Problem` a :class:`landscape.runner.Prepared` trains."""
-    problem = getattr(prepared, "problem", None)
-    return problem if problem is not None else problem_of_study(prepared.study)
-
-
 def success_threshold(problem: Problem, success_loss: float | None = None) -> tuple[float | None, str]:
     """``(threshold, one-line rule)``: ``success_loss`` when positive (a table's own setting), else the
     problem's task-aware rule (None when success is undefined for its loss)."""
@@ -316,7 +310,7 @@ def solution_types(prepared: Any, result: Any, success_loss: float | None = None
       the learned function's shape whatever the training status.
     """
     final_loss, status = np.asarray(result.final_loss), np.asarray(result.status)
-    problem = problem_of_prepared(prepared)
+    problem = prepared.problem
     if types_reason(problem) is not None:
         labels = outcome_labels(final_loss, status, success_threshold(problem, success_loss)[0])
         return {"label": labels, "shape": labels}
@@ -459,7 +453,7 @@ def _basin_map(
     from .runner import auto_chunk_size
 
     study = prepared.study
-    problem = problem_of_prepared(prepared)
+    problem = prepared.problem
     t0 = time.perf_counter()
     notes = axis_notes(config, problem)
     base_key = network_keys(study.seed, np.array([config.base_index]))
@@ -611,7 +605,6 @@ __all__ = [
     "outcome_labels",
     "plane_inits",
     "plane_point",
-    "problem_of_prepared",
     "random_direction",
     "solution_labels",
     "solution_types",

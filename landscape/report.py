@@ -973,7 +973,7 @@ def _geometry_section(run: Run) -> Section:
             run,
             "No loss slices were computed.",
             f"landscape slice {_path_text(run)}",
-            "It evaluates the loss over the plane through three minima (default: the pyramid, valley and dead representatives).",
+            "It evaluates the loss over the plane through three minima (default: the representatives of the first three solution types).",
         )
         parts.append("<h3>Slices</h3>" + body)
         section.timings.append(("slices", None, "not run" if computable else "not computable by the command"))

@@ -51,8 +51,7 @@ class Prepared:
     batch_trainer: Callable[..., Any]  # jit(vmap(train_one)), see make_batch_trainer, or the fast path
     trainer_kind: str = "general"  # "general" (autodiff), "fast_mlp" (CPU kernel) or "gpu_pallas" (landscape.gpu_mlp)
     n_devices: int = 1  # local devices the inits axis is sharded over (landscape.sharding)
-    sources: dict[str, str] | None = None  # where model, loss and target came from (landscape.problem)
-    problem: Any = None  # the landscape.problem.Problem trained (model, loss, data; success threshold)
+    problem: Any = None  # the landscape.problem.Problem trained (model, loss, data, sources; success threshold)
 
 
 def default_out_path(study: Study) -> Path:
@@ -149,7 +148,6 @@ def prepare(
         _scoped(trainer, study),
         kind,
         n_devices,
-        problem.sources,
         problem,
     )
 
@@ -324,7 +322,7 @@ def _create(out: Path, prepared: Prepared, chunk_size: int) -> None:
         "model": prepared.model.name,
         "trainer": prepared.trainer_kind,
         "n_devices": prepared.n_devices,
-        "sources": json.dumps(prepared.sources or {"model": "mlp", "loss": "mse", "target": "config"}),
+        "sources": json.dumps(prepared.problem.sources),
     }
     metadata["x64"] = bool(metadata["x64"] or study.train.dtype == "float64")  # scoped x64 (x64_scope) counts
     try:

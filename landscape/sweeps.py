@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from .basins import problem_of_prepared, success_mask, success_threshold, types_reason
+from .basins import success_mask, success_threshold, types_reason
 from .batching import chunked_map
 from .config import ConfigError, Study, read_toml_file, study_from_dict, study_to_dict
 from .stats import wilson_interval
@@ -329,7 +329,7 @@ def run_cell(cell: Cell, success_loss: float = 0.0, classify: Callable[..., np.n
         breakdown counts shapes; networks whose type is ``unconverged`` are counted separately.
     """
     prepared, init, result, seconds = train_cell(cell.study)
-    problem = problem_of_prepared(prepared)
+    problem = prepared.problem
     threshold, rule = success_threshold(problem, success_loss)
     record_steps = np.asarray(prepared.spec.record_steps)
     final_loss = np.asarray(result.final_loss)

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import add_finished_only
+
 if TYPE_CHECKING:  # heavy modules load inside the functions: `landscape --help` stays fast
     from ..storage import Run
 
@@ -36,11 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--confidence", type=float, default=0.95, metavar="C", help="confidence level of the intervals (default: 0.95)"
     )
-    p.add_argument(
-        "--finished-only",
-        action="store_true",
-        help="on an incomplete run, classify the networks that finished (fractions over them)",
-    )
+    add_finished_only(p)
     p.set_defaults(func=main)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import add_finished_only
+
 ORDER = 20
 
 
@@ -49,11 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--seed", type=int, default=0, metavar="K", help="key for Lanczos start vectors and SLQ probes (default: 0)"
     )
-    p.add_argument(
-        "--finished-only",
-        action="store_true",
-        help="analyse the finished networks of an incomplete run (default: refuse an incomplete run)",
-    )
+    add_finished_only(p)
     p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<run file stem>/hessian)")
     p.add_argument("--no-figures", action="store_true", help="do not draw figures")
     p.set_defaults(func=main)

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from ..config import ConfigError
-from .slice import add_finished_only, default_figures_folder
+from . import add_finished_only
+from .slice import default_figures_folder
 
 ORDER = 41
 

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import add_finished_only
+
 ORDER = 40
 
 
@@ -19,15 +21,6 @@ def default_figures_folder(run_path: str | Path) -> Path:
     from ..plots import run_figures_folder
 
     return run_figures_folder(run_path)
-
-
-def add_finished_only(p: argparse.ArgumentParser) -> None:
-    """The ``--finished-only`` flag of the geometry commands."""
-    p.add_argument(
-        "--finished-only",
-        action="store_true",
-        help="an incomplete run: use only its finished networks (refused without this flag)",
-    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
