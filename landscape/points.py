@@ -26,7 +26,7 @@ import numpy as np
 
 from .config import ConfigError
 from .storage import Run, RunFileError
-from .vocabulary import OUTCOME_TYPES, ordered_type_names
+from .vocabulary import OUTCOME_TYPES, Status, ordered_type_names
 
 
 @dataclass(frozen=True)
@@ -158,11 +158,24 @@ def is_finite_point(point: Point) -> bool:
     return all(bool(np.all(np.isfinite(np.asarray(leaf)))) for leaf in jax.tree_util.tree_leaves(point.params))
 
 
+def usable_networks(run: Run, usable: np.ndarray | None = None) -> np.ndarray:
+    """``(n_inits,)`` bool: networks whose final parameters may be a point, within ``usable`` if given.
+
+    A usable network finished training (status ``CONVERGED`` or ``MAX_STEPS``) with a finite final
+    loss. A ``DIVERGED`` network never is, even when its last recorded loss is finite: its kept
+    parameters are the last finite ones before the blow-up, not an end of training. ``NOT_RUN``
+    networks have no final parameters.
+    """
+    status = np.asarray(run.status)
+    ended = (status == Status.CONVERGED) | (status == Status.MAX_STEPS)
+    mask = ended & np.isfinite(np.asarray(run.final_loss, float))
+    return mask if usable is None else mask & np.asarray(usable, bool)
+
+
 def lowest_loss_networks(run: Run, count: int, usable: np.ndarray | None = None) -> list[int]:
-    """The ``count`` lowest-final-loss networks among ``usable`` ones (default: trained, finite loss)."""
+    """The ``count`` lowest-final-loss :func:`usable_networks` (within ``usable`` if given)."""
     loss = np.asarray(run.final_loss, float)
-    usable = (run.status >= 0) if usable is None else np.asarray(usable, bool)
-    candidates = np.flatnonzero(usable & np.isfinite(loss))
+    candidates = np.flatnonzero(usable_networks(run, usable))
     return [int(i) for i in candidates[np.argsort(loss[candidates], kind="stable")][:count]]
 
 
@@ -175,10 +188,10 @@ def default_point_specs(
     (``unconverged``, ``diverged``, ``not_run``), in :data:`~landscape.vocabulary.TYPE_ORDER`, at most
     ``count`` (representatives of networks outside ``usable`` are left out), topped up to ``minimum``
     with the lowest-loss networks not already chosen (with a note). Without one: the
-    ``fallback_count`` (default ``count``) lowest-loss networks among ``usable`` (default: every
-    trained network), with a note saying so.
+    ``fallback_count`` (default ``count``) lowest-loss networks, with a note saying so. Only
+    :func:`usable_networks` (within ``usable`` if given) are chosen: never a diverged network.
     """
-    usable = (run.status >= 0) if usable is None else np.asarray(usable, bool)
+    usable = usable_networks(run, usable)
     if run.has("types"):
         representatives = type_representatives_of(run)
         names = [t for t, i in representatives.items() if t not in OUTCOME_TYPES and usable[i]][:count]
@@ -227,13 +240,14 @@ def select_points(
     finished = finished_networks(run, finished_only)
     notes = [note] if (note := partial_note(run, finished)) else []
     if not specs:
-        usable = finished & np.isfinite(np.asarray(run.final_loss, float))
+        usable = usable_networks(run, finished)
         specs, fallback = default_point_specs(run, count, usable, fallback_count, minimum)
         notes += [fallback] if fallback else []
         if len(specs) < minimum:
             raise ConfigError(
                 f"{run.path}: found {len(specs)} usable default point(s), need {minimum} "
-                f"({int(usable.sum())} of {usable.size} networks finished with a finite loss); name the points"
+                f"({int(usable.sum())} of {usable.size} networks converged or ran out of steps with a finite loss); "
+                "name the points"
             )
     type_names = type_names_of(run)
     points = [resolve_point(run, spec, type_names) for spec in specs]
@@ -274,4 +288,5 @@ __all__ = [
     "select_points",
     "type_names_of",
     "type_representatives_of",
+    "usable_networks",
 ]

@@ -229,3 +229,40 @@ def test_default_points_follow_the_type_order_and_are_topped_up(small_run_copy):
         f"2 solution type(s) with a usable representative: adding the lowest-loss finished network(s) {order[0]}"
     ]
     assert [p.index for p in three.points] == [pyramid, dead, order[0]]
+
+
+def test_a_diverged_network_with_the_lowest_finite_loss_is_never_a_default_point(small_run_copy):
+    """Usable = converged or out of steps with a finite loss; a DIVERGED network's last loss may be finite."""
+    from landscape.points import default_point_specs, lowest_loss_networks, select_points
+    from landscape.storage import write_group
+
+    with Run(small_run_copy) as run:
+        loss = run.final_loss
+    order = [int(i) for i in np.argsort(loss)]
+    diverged = order[0]  # the lowest loss of all, finite, but the network diverged
+    with h5py.File(small_run_copy, "r+") as f:
+        f["train/status"][diverged] = 2
+    with Run(small_run_copy) as run:
+        assert np.isfinite(run.final_loss[diverged]) and run.status[diverged] == 2
+        assert lowest_loss_networks(run, 3) == order[1:4]
+        assert lowest_loss_networks(run, 3, np.ones(loss.size, bool)) == order[1:4]  # even when told it is usable
+        specs, note = default_point_specs(run, 3, np.ones(loss.size, bool))
+        assert specs == [str(i) for i in order[1:4]] and "lowest-loss" in note
+        selection = select_points(run, None, 3, minimum=3)
+        assert [p.index for p in selection.points] == order[1:4]
+    # with types: a type whose representative diverged is skipped, and the top-up skips it too
+    labels = np.zeros(loss.size, np.int64)
+    labels[order[1]] = 1
+    write_group(
+        small_run_copy,
+        "types",
+        {
+            "label": labels,
+            "summary": {"names": np.array(["dead", "pyramid"]), "representative": np.array([diverged, order[1]])},
+        },
+        {"label_names": '["dead", "pyramid"]'},
+    )
+    with Run(small_run_copy) as run:
+        selection = select_points(run, None, 3, minimum=2)
+    assert selection.specs == ["pyramid", str(order[2])]
+    assert [p.index for p in selection.points] == [order[1], order[2]]
