@@ -87,8 +87,10 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclasses_fields
 from typing import Any
 
 import jax
@@ -125,7 +127,7 @@ __all__ = [
     "type_labels",
     "type_representatives",
     "type_summary",
-    "types_group_arrays",
+    "TypesResult",
     "unit_diagnostics",
 ]
 
@@ -1050,29 +1052,27 @@ def classify_run(
     finished_only: bool = False,
     model: Any = None,
     loss_fn: Any = None,
-) -> dict[str, Any]:
+) -> TypesResult:
     """Rule-based types of every finished network of a run, plus (optionally) rule-free clusters.
 
-    Reads the run; writes nothing (see :func:`types_group_arrays` and ``landscape classify``).
-    The run's problem comes from :func:`landscape.problem.problem_of` (pass ``model`` /
-    ``loss_fn`` for a run trained from Python objects).
+    Reads the run; writes nothing (``.write(path)`` of the result stores it as ``/types``, as
+    ``landscape classify`` does). The run's problem comes from :func:`landscape.problem.problem_of`
+    (pass ``model`` / ``loss_fn`` for a run trained from Python objects).
 
     Raises:
       IncompleteRun: the run is incomplete and ``finished_only`` is off (one line).
 
     Returns:
-      ``result`` (:func:`classify_problem`, over all networks; unfinished ones ``not_run``),
-      ``finished (n,)`` bool, ``partial`` (one line or None), ``skipped`` (one line per analysis
-      that did not apply), ``summary`` (:func:`type_summary` over the finished networks),
-      ``causes``, ``notes`` (bimodality), ``max_steps`` (per type: networks that ran out of steps
-      on a plateau), ``success_rule``, ``problem``; for teacher tasks ``teacher`` (match, cosine,
-      error); with ``cluster``: ``clusters``, ``cluster_summary``, ``adjusted_rand``, ``embedding``
-      (or a line in ``skipped``).
+      a :class:`TypesResult`: per network the labels of :func:`classify_problem` (unfinished ones
+      ``not_run``) and its stored diagnostics, per type :func:`type_summary` over the finished
+      networks (with typical causes, bimodality notes and networks at the step limit), teacher
+      recovery on teacher tasks, and with ``cluster`` the rule-free clusters (or a line in ``skipped``).
     """
     from .problem import problem_of, unit_reason
     from .runner import x64_scope
     from .storage import finished_networks, partial_note
 
+    started = time.perf_counter()
     problem = problem_of(run, model=model, loss_fn=loss_fn)
     study = run.study
     finished = finished_networks(run, finished_only)
@@ -1097,26 +1097,20 @@ def classify_run(
         function_rms=result["function_rms"][chosen] if "function_rms" in result else None,
     )
     summary["representative"] = np.where(summary["representative"] >= 0, chosen[summary["representative"]], -1)
+    summary["max_steps"] = np.array([np.sum((labels[chosen] == t) & (status[chosen] == MAX_STEPS)) for t in names])
+    if causes is not None:
+        summary["typical_cause"] = np.array(typical_causes(labels[chosen], causes[chosen], names), dtype=str)
     lambda_max = _hessian_lambda_max(run)
-    out: dict[str, Any] = {
-        "result": result,
-        "finished": finished,
-        "partial": partial_note(run, finished),
-        "skipped": skipped,
-        "summary": summary,
-        "causes": typical_causes(labels[chosen], causes[chosen], names) if causes is not None else None,
-        "notes": bimodal_notes(
-            labels[chosen],
-            names,
-            final_loss[chosen],
-            lambda_max[chosen] if lambda_max is not None else None,
-            thresholds,
-            problem.success_loss,
-        ),
-        "max_steps": np.array([np.sum((labels[chosen] == t) & (status[chosen] == MAX_STEPS)) for t in names]),
-        "success_rule": problem.success_rule(),
-        "problem": problem,
-    }
+    notes = bimodal_notes(
+        labels[chosen],
+        names,
+        final_loss[chosen],
+        lambda_max[chosen] if lambda_max is not None else None,
+        thresholds,
+        problem.success_loss,
+    )
+    summary["note"] = np.array(notes, dtype=str)
+    teacher = None
     if study.task.name == "teacher":
         reason = unit_reason(problem)
         if reason is None:
@@ -1125,14 +1119,15 @@ def classify_run(
             teacher_w, teacher_b, _ = teacher_weights(study.task)
             first = params[0]
             student_b = first["b"] if "b" in first else np.zeros(first["w"].shape[::2])
-            out["teacher"] = teacher_recovery(first["w"], student_b, teacher_w, teacher_b)
-            out["teacher"]["error"][~finished] = np.nan
+            teacher = teacher_recovery(first["w"], student_b, teacher_w, teacher_b)
+            teacher["error"][~finished] = np.nan
         else:
             skipped.append(f"teacher recovery skipped: {reason}")
+    clusters, attrs = None, {}
     if cluster:
-        _add_clusters(
-            out,
-            run,
+        clusters, attrs = _cluster_types(
+            result,
+            skipped,
             problem,
             params,
             final_loss,
@@ -1146,12 +1141,49 @@ def classify_run(
             param_weight,
             seed,
         )
-    return out
+    networks, units = _stored_diagnostics(result)
+    attrs["seconds"] = time.perf_counter() - started
+    return TypesResult(
+        labels=result["label"],
+        shapes=result["shape"],
+        finished=np.asarray(finished, bool),
+        summary=summary,
+        networks=networks,
+        units=units,
+        teacher=teacher,
+        clusters=clusters,
+        skipped=skipped,
+        success_rule=problem.success_rule(),
+        partial=partial_note(run, finished),
+        thresholds=thresholds,
+        attrs=attrs,
+        problem=problem,
+    )
 
 
-def _add_clusters(
-    out: dict[str, Any],
-    run: Any,
+def _stored_diagnostics(result: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+    """The per-network and per-unit arrays of :func:`classify_problem` that ``/types`` keeps, in their stored dtypes."""
+    networks: dict[str, np.ndarray] = {}
+    if "success" in result:
+        networks["success"] = np.asarray(result["success"], bool)
+    for key in ("gradient_rank", "faces"):
+        if key in result:
+            networks[key] = result[key].astype(np.int8)
+    for key in NETWORK_ARRAYS:
+        if key in result:
+            networks[key] = result[key]
+    if "cause" in result:
+        networks["cause"] = np.asarray(result["cause"], dtype=str)
+    if "active_fraction" not in result:
+        return networks, None
+    for key in UNIT_COUNTS:
+        networks[key] = result[key].astype(np.int8)
+    return networks, {key: result[key] for key in UNIT_ARRAYS}
+
+
+def _cluster_types(
+    result: dict[str, np.ndarray],
+    skipped: list[str],
     problem: Any,
     params: Params,
     final_loss: np.ndarray,
@@ -1164,13 +1196,13 @@ def _add_clusters(
     n_probe: int,
     param_weight: float,
     seed: int,
-) -> None:
-    """Rule-free clusters of the finished, not diverged networks (or one line in ``out["skipped"]``)."""
+) -> tuple[dict[str, np.ndarray] | None, dict[str, Any]]:
+    """Rule-free clusters of the finished, not diverged networks: ``(/types/clusters arrays, attrs)``,
+    or ``(None, {})`` with a line added to ``skipped``."""
     from . import clustering
     from .problem import function_reason, mlp_reason
     from .runner import x64_scope
 
-    result = out["result"]
     usable = finished & np.isfinite(final_loss) & (status != int(Status.DIVERGED))
     chosen = np.flatnonzero(usable)
     flat = np.concatenate(
@@ -1178,10 +1210,10 @@ def _add_clusters(
     )[chosen]
     distinct = np.unique(np.round(flat[np.all(np.isfinite(flat), axis=1)], 10), axis=0).shape[0] if chosen.size else 0
     if distinct < 2:
-        out["skipped"].append(
+        skipped.append(
             f"clustering skipped: fewer than 2 distinct finished, finite networks ({distinct} of {finished.size})"
         )
-        return
+        return None, {}
     subset = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[chosen], params)
     canonical = result.get("canonical")
     if function_reason(problem) is None:
@@ -1204,116 +1236,290 @@ def _add_clusters(
     else:
         features = clustering.parameter_features(subset, final_loss[chosen], seed=seed)
         embedding = "raw parameters and log final loss (the model has no apply function)"
-        out["skipped"].append(f"clustering on predictions skipped: {function_reason(problem)}; parameters used")
+        skipped.append(f"clustering on predictions skipped: {function_reason(problem)}; parameters used")
     with x64_scope(problem.study):  # the features are computed here, in the study's dtype
         found = clustering.cluster_minima(
             features, chosen.size, sample_size=sample_size, n_clusters=n_clusters, max_clusters=max_clusters, seed=seed
         )
     table = clustering.cluster_summary(found.assignment, final_loss[chosen], result["label"][chosen], names)
-    assignment = np.full(finished.size, -1, np.int64)
+    assignment = np.full(finished.size, -1, np.int32)
     assignment[chosen] = found.assignment
     distance = np.full(finished.size, np.nan)
     distance[chosen] = found.distance
-    import dataclasses
-
-    found = dataclasses.replace(
-        found, assignment=assignment, distance=distance, medoids=chosen[found.medoids], sample=chosen[found.sample]
-    )
     left_out = int(finished.sum() - chosen.size)
-    out.update(
-        clusters=found,
-        cluster_summary=table,
-        adjusted_rand=clustering.adjusted_rand_index(table["contingency"]),
-        embedding=embedding + (f"; {left_out} diverged networks left out (cluster -1)" if left_out else ""),
-    )
+    embedding += f"; {left_out} diverged networks left out (cluster -1)" if left_out else ""
+    arrays = {
+        "assignment": assignment,
+        "distance": distance,
+        "centroids": found.centroids,
+        "medoid": chosen[found.medoids],
+        "sample": chosen[found.sample],
+        "linkage": found.linkage,
+        "type_names": np.array(names, dtype=str),
+        **table,
+    }
+    attrs = {
+        "clusters_method": found.description + EMBEDDING_SEPARATOR + embedding,
+        "adjusted_rand_index": float(clustering.adjusted_rand_index(table["contingency"])),
+        "cluster_purity": clustering.purity(table["contingency"]),
+    }
+    return arrays, attrs
 
 
 # ---------------------------------------------------------------------------------------------
-# The run file's ``types`` group.
+# The result, and the run file's ``types`` group.
+
+NETWORK_ARRAYS = (
+    "gradient_spectrum",
+    "slope_balance",
+    "slope_spread",
+    "function_rms",
+    "layer_dead",
+    "layer_significant",
+)  # per-network floats and per-layer counts, stored as computed
+UNIT_COUNTS = ("n_significant", "n_dead", "n_negligible", "n_merged", "n_linear")  # (n,) int8 (one hidden layer)
+UNIT_ARRAYS = ("active_fraction", "significance", "direction", "offset", "amplitude", "group", "category", "order")
+EMBEDDING_SEPARATOR = "; embedding: "  # clusters_method = "<how it clustered>; embedding: <what it embedded>"
+METHOD = (
+    "rule-based: rank, slope balance and slope spread of the input-gradient covariance over the inputs; "
+    "for the built-in MLP dead and significant units per layer; for one hidden layer the canonical form "
+    "(merged groups and always-active units counted once) and faces; see landscape.solutions"
+)
+_OWN_ATTRS = ("label_names", "unit_categories", "thresholds", "success_rule", "skipped", "method", "partial")
 
 
-def types_group_arrays(analysis: dict[str, Any], thresholds: Thresholds = Thresholds()) -> tuple[dict, dict]:
-    """Arrays and attributes of the run file's ``types`` group from :func:`classify_run`."""
-    result, summary = analysis["result"], analysis["summary"]
-    names = [str(t) for t in summary["names"]]
-    all_names = names + [
-        t for t in ordered_type_names(np.concatenate([result["label"], result["shape"]])) if t not in names
-    ]
-    code = {t: i for i, t in enumerate(all_names)}
-    small = np.int8 if len(all_names) < 127 else np.int16
-    arrays: dict[str, Any] = {
-        "label": np.array([code[t] for t in result["label"]], dtype=small),
-        "shape": np.array([code[t] for t in result["shape"]], dtype=small),
-        "finished": np.asarray(analysis.get("finished", np.ones(len(result["label"]), bool)), bool),
-        "summary": {**{k: v for k, v in summary.items()}, "max_steps": analysis["max_steps"]},
-    }
-    if "success" in result:
-        arrays["success"] = result["success"]
-    for key in ("gradient_rank", "faces"):
-        if key in result:
-            arrays[key] = result[key].astype(np.int8)
-    for key in (
-        "gradient_spectrum",
-        "slope_balance",
-        "slope_spread",
-        "function_rms",
-        "layer_dead",
-        "layer_significant",
-    ):
-        if key in result:
-            arrays[key] = result[key]
-    if analysis.get("causes") is not None:
-        arrays["summary"]["typical_cause"] = np.array(analysis["causes"], dtype=str)
-    if analysis.get("notes") is not None:
-        arrays["summary"]["note"] = np.array(analysis["notes"], dtype=str)
-    if "cause" in result:
-        arrays["cause"] = result["cause"]
-    if "active_fraction" in result:
-        for key in ("n_significant", "n_dead", "n_negligible", "n_merged", "n_linear"):
-            arrays[key] = result[key].astype(np.int8)
-        arrays["units"] = {
-            key: result[key]
-            for key in (
-                "active_fraction",
-                "significance",
-                "direction",
-                "offset",
-                "amplitude",
-                "group",
-                "category",
-                "order",
+@dataclass(eq=False)
+class TypesResult:
+    """Solution types of a run's networks: what ``landscape classify`` stores in ``/types``.
+
+    Attributes (the group's datasets and attributes, leading axis ``n_inits`` per network):
+      labels: ``(n,)`` str type of every network (stored as codes ``label`` into attr ``label_names``);
+        ``not_run`` for networks whose chunk was never trained.
+      shapes: ``(n,)`` str shape of the learned function, whatever the outcome (``shape``).
+      finished: ``(n,)`` bool, the networks the summary counts (all of them on a complete run).
+      summary: per type (``summary/``, rows in table order): ``names``, ``count``, ``fraction``,
+        ``ci_low``, ``ci_high`` (Wilson, at ``confidence``), ``loss_min``, ``loss_median``,
+        ``loss_max``, ``success``, ``r_squared``, ``representative`` (network index, -1: none),
+        ``confidence`` (scalar), ``max_steps`` (members that ran out of steps on a plateau),
+        ``typical_cause`` (models with unit diagnostics), ``note`` (bimodality, "" if none).
+      networks: per-network diagnostics at the group's top level: ``success`` bool, ``gradient_rank``,
+        ``faces`` int8, ``gradient_spectrum``, ``slope_balance`` ``(n, d)``, ``slope_spread``,
+        ``function_rms``, built-in MLP: ``layer_dead``, ``layer_significant`` ``(n, L)``, ``cause``
+        str; one hidden layer: ``n_significant``, ``n_dead``, ``n_negligible``, ``n_merged``,
+        ``n_linear`` int8. Absent what does not apply to the model (see ``skipped``).
+      units: one hidden layer: ``units/`` ``active_fraction``, ``significance``, ``direction``,
+        ``offset``, ``amplitude``, ``group``, ``category`` (codes of ``UNIT_CATEGORIES``), ``order``,
+        each ``(n, h, ...)`` (:func:`unit_diagnostics`); else None.
+      teacher: teacher tasks: ``teacher/`` ``match``, ``cosine`` ``(n, k)``, ``error (n,)``; else None.
+      clusters: rule-free clusters ``clusters/``: ``assignment (n,)`` int32 (-1: left out),
+        ``distance``, ``centroids``, ``medoid``, ``sample``, ``linkage``, ``type_names``, ``size``,
+        ``loss_min``, ``loss_median``, ``loss_max``, ``contingency (k, n_types)``; else None.
+      skipped: one line per analysis that did not apply, and why (attr ``skipped``).
+      success_rule: one line (attr). partial: one line when only finished networks were used, else None.
+      thresholds: the :class:`Thresholds` used (attr, JSON).
+      attrs: the other attributes: ``seconds``; with clusters ``clusters_method``,
+        ``adjusted_rand_index``, ``cluster_purity``.
+      training_state: the stamp of a stored group (None for a fresh result; see ``Run.analysis_state``).
+      problem: the run's :class:`~landscape.problem.Problem` (fresh results only; not stored).
+    """
+
+    labels: np.ndarray
+    shapes: np.ndarray
+    finished: np.ndarray
+    summary: dict[str, np.ndarray]
+    networks: dict[str, np.ndarray] = field(default_factory=dict)
+    units: dict[str, np.ndarray] | None = None
+    teacher: dict[str, np.ndarray] | None = None
+    clusters: dict[str, np.ndarray] | None = None
+    skipped: list[str] = field(default_factory=list)
+    success_rule: str = ""
+    partial: str | None = None
+    thresholds: Thresholds = Thresholds()
+    attrs: dict[str, Any] = field(default_factory=dict)
+    training_state: str | None = None
+    problem: Any = field(default=None, repr=False)
+
+    # ---- per type
+    @property
+    def names(self) -> list[str]:
+        """Type names in table order."""
+        return [str(t) for t in self.summary["names"]]
+
+    @property
+    def n_counted(self) -> int:
+        """Networks the summary counts (the finished ones)."""
+        return int(np.sum(self.summary["count"]))
+
+    @property
+    def confidence(self) -> float:
+        return float(self.summary.get("confidence", 0.95))
+
+    @property
+    def fractions(self) -> dict[str, tuple[float, float, float]]:
+        """Type -> ``(fraction, ci_low, ci_high)`` of the finished networks (Wilson interval at :attr:`confidence`)."""
+        s = self.summary
+        return {
+            name: (float(s["fraction"][i]), float(s["ci_low"][i]), float(s["ci_high"][i]))
+            for i, name in enumerate(self.names)
+        }
+
+    @property
+    def representatives(self) -> dict[str, int]:
+        """Type -> its representative network (types without one left out)."""
+        return {name: int(i) for name, i in zip(self.names, self.summary["representative"]) if i >= 0}
+
+    @property
+    def causes(self) -> list[str] | None:
+        """The most common cause of each type (models with unit diagnostics), else None."""
+        causes = self.summary.get("typical_cause")
+        return None if causes is None else [str(c) for c in causes]
+
+    @property
+    def type_notes(self) -> list[str] | None:
+        """Per type: the bimodality note ("" when none)."""
+        notes = self.summary.get("note")
+        return None if notes is None else [str(n) for n in notes]
+
+    @property
+    def max_steps(self) -> np.ndarray:
+        """Per type: members that ran out of steps on a plateau (labelled by shape)."""
+        return np.asarray(self.summary.get("max_steps", np.zeros(len(self.names), np.int64)))
+
+    # ---- per network
+    @property
+    def finished_labels(self) -> np.ndarray:
+        """``(n_finished,)`` labels of the networks the summary counts."""
+        return self.labels[self.finished]
+
+    @property
+    def notes(self) -> list[str]:
+        """One line each: the partial-run note, then what was skipped for this model and why."""
+        return ([self.partial] if self.partial else []) + list(self.skipped)
+
+    # ---- clusters
+    @property
+    def adjusted_rand(self) -> float | None:
+        """Agreement of the clusters with the types (None without clusters)."""
+        value = self.attrs.get("adjusted_rand_index")
+        return None if value is None else float(value)
+
+    @property
+    def cluster_description(self) -> str:
+        return str(self.attrs.get("clusters_method", "")).split(EMBEDDING_SEPARATOR, 1)[0]
+
+    @property
+    def embedding(self) -> str:
+        parts = str(self.attrs.get("clusters_method", "")).split(EMBEDDING_SEPARATOR, 1)
+        return parts[1] if len(parts) == 2 else ""
+
+    def format_table(self) -> str:
+        """The table ``landscape classify`` prints (:func:`format_type_table`)."""
+        return format_type_table(self.summary, self.causes, self.type_notes)
+
+    # ---- storage
+    def group_arrays(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The ``/types`` group's arrays and attributes."""
+        names = self.names
+        all_names = names + [
+            t for t in ordered_type_names(np.concatenate([self.labels, self.shapes])) if t not in names
+        ]
+        code = {t: i for i, t in enumerate(all_names)}
+        small = np.int8 if len(all_names) < 127 else np.int16
+        arrays: dict[str, Any] = {
+            "label": np.array([code[t] for t in self.labels], dtype=small),
+            "shape": np.array([code[t] for t in self.shapes], dtype=small),
+            "finished": np.asarray(self.finished, bool),
+            "summary": dict(self.summary),
+            **self.networks,
+        }
+        for key in ("units", "teacher", "clusters"):
+            if getattr(self, key) is not None:
+                arrays[key] = dict(getattr(self, key))
+        attrs = {
+            "label_names": all_names,
+            "unit_categories": list(UNIT_CATEGORIES),
+            "thresholds": asdict(self.thresholds),
+            "success_rule": self.success_rule,
+            "skipped": list(self.skipped),
+            "method": METHOD,
+            **self.attrs,
+        }
+        if self.partial:
+            attrs["partial"] = self.partial
+        if self.training_state is not None:  # a group read back keeps what it was computed from
+            attrs["training_state"] = self.training_state
+        return arrays, attrs
+
+    def write(self, path: Any) -> None:
+        """Store as the run file's ``/types`` group (atomically, stamped with the training state)."""
+        from .storage import write_group
+
+        arrays, attrs = self.group_arrays()
+        write_group(path, "types", arrays, attrs)
+
+    @classmethod
+    def read(cls, run: Any) -> TypesResult | None:
+        """The stored ``/types`` group of a run (or a path), or None when the run is not classified.
+
+        Raises:
+          RunFileError: the group lacks its labels or summary (one line naming the command that recomputes it).
+        """
+        from .points import group_attrs, opened
+        from .storage import RunFileError
+
+        with opened(run) as run:
+            if not run.has("types"):
+                return None
+            arrays = _datasets(run._file["types"])
+            attrs = group_attrs(run, "types")
+            path = run.path
+        present = {*arrays, *(f"summary/{key}" for key in arrays.get("summary", {})), *attrs}
+        missing = [key for key in ("label", "summary/names", "label_names") if key not in present]
+        if missing:
+            raise RunFileError(
+                f"{path}: damaged 'types' group (no {', '.join(missing)}); recompute it with: landscape classify {path}"
             )
-        }
-    if "teacher" in analysis:
-        arrays["teacher"] = {key: np.asarray(value) for key, value in analysis["teacher"].items()}
-    attrs = {
-        "label_names": all_names,
-        "unit_categories": list(UNIT_CATEGORIES),
-        "thresholds": asdict(thresholds),
-        "success_rule": analysis.get("success_rule", ""),
-        "skipped": list(analysis.get("skipped", [])),
-        "method": "rule-based: rank, slope balance and slope spread of the input-gradient covariance over the inputs; "
-        "for the built-in MLP dead and significant units per layer; for one hidden layer the canonical form "
-        "(merged groups and always-active units counted once) and faces; see landscape.solutions",
-    }
-    if analysis.get("partial"):
-        attrs["partial"] = analysis["partial"]
-    if "clusters" in analysis:
-        found, table = analysis["clusters"], analysis["cluster_summary"]
-        arrays["clusters"] = {
-            "assignment": found.assignment.astype(np.int32),
-            "distance": found.distance,
-            "centroids": found.centroids,
-            "medoid": found.medoids,
-            "sample": found.sample,
-            "linkage": found.linkage,
-            "type_names": np.array(names, dtype=str),
-            **table,
-        }
-        attrs["clusters_method"] = found.description + "; embedding: " + analysis["embedding"]
-        attrs["adjusted_rand_index"] = float(analysis["adjusted_rand"])
-        attrs["cluster_purity"] = float(table["contingency"].max(axis=1).sum() / max(table["contingency"].sum(), 1))
-    return arrays, attrs
+        names = np.array(attrs.pop("label_names"), dtype=str)
+        labels = names[arrays.pop("label").astype(np.int64)]
+        shapes = names[arrays.pop("shape").astype(np.int64)] if "shape" in arrays else labels.copy()
+        finished = np.asarray(arrays.pop("finished", np.ones(labels.size, bool)), bool)
+        parts = {key: arrays.pop(key, None) for key in ("summary", "units", "teacher", "clusters")}
+        known = {f.name for f in dataclasses_fields(Thresholds)}
+        thresholds = Thresholds(**{k: v for k, v in dict(attrs.pop("thresholds", {})).items() if k in known})
+        own = {key: attrs.pop(key, None) for key in _OWN_ATTRS}
+        skipped = own["skipped"] or []
+        training_state = attrs.pop("training_state", None)
+        return cls(
+            labels=labels,
+            shapes=shapes,
+            finished=finished,
+            summary=parts["summary"],
+            networks={k: v for k, v in arrays.items() if not isinstance(v, dict)},
+            units=parts["units"],
+            teacher=parts["teacher"],
+            clusters=parts["clusters"],
+            skipped=[skipped] if isinstance(skipped, str) else [str(line) for line in skipped],
+            success_rule=str(own["success_rule"] or ""),
+            partial=own["partial"] or None,
+            thresholds=thresholds,
+            attrs=attrs,
+            training_state=None if training_state is None else str(training_state),
+        )
+
+
+def _datasets(group: Any) -> dict[str, Any]:
+    """The datasets of an HDF5 group, nested as dicts (strings as ``str`` arrays; attributes left out)."""
+    import h5py
+
+    out: dict[str, Any] = {}
+    for key, item in group.items():
+        if isinstance(item, h5py.Group):
+            out[key] = _datasets(item)
+        elif h5py.check_string_dtype(item.dtype) is not None or item.dtype.kind == "O":
+            out[key] = np.asarray(item.asstr()[()], dtype=str)
+        else:
+            out[key] = item[()]
+    return out
 
 
 def type_labels(run: Any) -> np.ndarray:

@@ -8,7 +8,9 @@ import pytest
 
 from landscape import Run
 from landscape.solutions import (
+    TypesResult,
     classify_networks,
+    classify_run,
     gradient_covariance,
     recent_loss_drop,
     type_labels,
@@ -284,11 +286,18 @@ def test_other_activations_and_sizes_get_generic_labels():
 
 def test_classify_command_stores_types_and_figures(small_run_copy, tmp_path, capsys):
     from landscape.cli import main
+    from landscape.commands.classify import report_lines
+    from tests.test_types_tasks import assert_same_types
 
     figures = tmp_path / "figs"
     assert main(["classify", str(small_run_copy), "--figures", str(figures), "--sample", "64"]) == 0
     out = capsys.readouterr().out
     assert "95% CI (Wilson)" in out and "adjusted Rand index" in out
+    with Run(small_run_copy) as run:  # the command prints and stores exactly what the library call computes
+        fresh = classify_run(run, sample_size=64)
+        assert_same_types(TypesResult.read(run), fresh)
+        expected = report_lines(fresh, run.name, small_run_copy)
+    assert out.startswith("\n".join(expected) + "\n") and fresh.problem.describe() in out
     with Run(small_run_copy) as run:
         labels = type_labels(run)
         assert labels.shape == (run.n_inits,)
@@ -320,6 +329,17 @@ def test_classify_command_stores_types_and_figures(small_run_copy, tmp_path, cap
 def test_type_labels_without_group_says_what_to_run(small_run_path):
     with Run(small_run_path) as run, pytest.raises(KeyError, match="landscape classify"):
         type_labels(run)
+    assert TypesResult.read(small_run_path) is None
+
+
+def test_a_damaged_types_group_is_one_line_naming_the_command(small_run_copy):
+    from landscape.storage import RunFileError, write_group
+
+    write_group(small_run_copy, "types", {"label": np.zeros(64, np.int8)}, {"label_names": '["pyramid"]'})
+    with pytest.raises(RunFileError) as info:
+        TypesResult.read(small_run_copy)
+    message = str(info.value)
+    assert "\n" not in message and "summary/names" in message and f"landscape classify {small_run_copy}" in message
 
 
 def test_representative_is_the_median_loss_network_of_the_typical_cause():

@@ -12,12 +12,30 @@ import numpy as np
 
 from landscape import Run, load_study, run_study
 from landscape.cli import main
-from landscape.solutions import classify_run, type_labels, types_group_arrays
+from landscape.solutions import Thresholds, TypesResult, classify_run, type_labels
 from landscape.vocabulary import OUTCOME_TYPES
 from tests.conftest import small_study
 
 SHAPE_WORDS = {"dead", "constant", "ramp", "kinked_ramp", "ridge", "fold", "bowl"}
 TINY = {"n_inits": 16, "train.steps": 40, "task.n_points": 64, "train.trajectory_points": 10}
+
+
+def assert_same_types(found: TypesResult, expected: TypesResult) -> None:
+    """Two typed results hold the same arrays (dtypes included), lines and settings (``seconds`` aside)."""
+    for key in ("labels", "shapes", "finished"):
+        np.testing.assert_array_equal(getattr(found, key), getattr(expected, key), err_msg=key)
+    for part in ("summary", "networks", "units", "teacher", "clusters"):
+        a, b = getattr(found, part), getattr(expected, part)
+        assert (a is None) == (b is None), part
+        assert set(a or {}) == set(b or {}), (part, set(a or {}) ^ set(b or {}))
+        for key in a or {}:
+            left, right = np.asarray(a[key]), np.asarray(b[key])
+            assert left.dtype == right.dtype or left.dtype.kind == right.dtype.kind == "U", (part, key)
+            np.testing.assert_array_equal(left, right, err_msg=f"{part}/{key}")
+    assert found.skipped == expected.skipped and found.partial == expected.partial
+    assert found.success_rule == expected.success_rule and found.thresholds == expected.thresholds
+    drop = lambda attrs: {k: v for k, v in attrs.items() if k != "seconds"}  # noqa: E731
+    assert drop(found.attrs) == drop(expected.attrs)
 
 
 def stored(path):
@@ -47,6 +65,17 @@ def test_incomplete_run_is_refused_in_one_line_and_finished_only_keeps_not_run(t
     np.testing.assert_allclose(summary["fraction"].sum(), 1.0)  # fractions over the finished networks
     assert "8 finished networks of 16" in attrs["partial"]
     assert group["clusters"]["assignment"][unfinished].tolist() == [-1] * 8
+    # the typed result: write -> read gives back what was computed, stamped with the training state
+    with Run(path) as run:
+        fresh = classify_run(run, Thresholds(merge=0.07), finished_only=True, sample_size=8)
+        state = run.training_state
+    assert fresh.training_state is None and fresh.partial == attrs["partial"]
+    fresh.write(path)
+    back = TypesResult.read(path)
+    assert_same_types(back, fresh)
+    assert back.training_state == state and back.thresholds.merge == 0.07
+    assert back.representatives == fresh.representatives and set(back.fractions) == set(back.names)
+    assert back.notes[0] == fresh.partial and back.finished_labels.shape == (8,)
 
 
 def test_all_diverged_run_classifies_stores_and_draws_without_exception(tmp_path, capsys):
@@ -74,6 +103,8 @@ def test_teacher_task_uses_shape_words_and_reports_recovery(tmp_path, capsys):
     assert {label.removesuffix("_misfit") for label in labels} <= SHAPE_WORDS | set(OUTCOME_TYPES)
     error = group["teacher"]["error"]
     assert error.shape == (16,) and np.all((error >= 0) & (error <= 2))
+    with Run(path) as run:  # what the command stored is what the library computes
+        assert_same_types(TypesResult.read(run), classify_run(run, cluster=False))
 
 
 def test_xor_perfect_solution_is_a_successful_ridge_not_a_valley(tmp_path, capsys):
@@ -127,10 +158,9 @@ def test_deeper_mlp_gets_shape_words_and_dead_like_depth_one(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "canonical units, faces and the default task's names skipped: the MLP has 2 hidden layers" in out
     with Run(path) as run:
-        analysis = classify_run(run, cluster=False)
-    labels = analysis["result"]["label"]
-    assert {label.removesuffix("_misfit") for label in labels} <= SHAPE_WORDS | set(OUTCOME_TYPES)
-    assert analysis["result"]["layer_significant"].shape == (16, 2)
+        types = classify_run(run, cluster=False)
+    assert {label.removesuffix("_misfit") for label in types.labels} <= SHAPE_WORDS | set(OUTCOME_TYPES)
+    assert types.networks["layer_significant"].shape == (16, 2) and types.units is None
 
 
 def test_bring_your_own_teacher_student_classifies_from_its_function(tmp_path, capsys):
@@ -148,11 +178,10 @@ def test_bring_your_own_teacher_student_classifies_from_its_function(tmp_path, c
     _, group, attrs = stored(path)
     assert any("the model is your own" in line for line in json.loads(attrs["skipped"]))
     with Run(path) as run:
-        analysis = classify_run(run, cluster=False)
+        types = classify_run(run, cluster=False)
     dim = study.task.dim
-    shapes = set(analysis["result"]["shape"])
-    assert shapes <= SHAPE_WORDS | {f"rank{r}" for r in range(3, dim + 1)}
-    arrays, _ = types_group_arrays(analysis)
+    assert set(types.shapes) <= SHAPE_WORDS | {f"rank{r}" for r in range(3, dim + 1)}
+    arrays, _ = types.group_arrays()
     assert "units" not in arrays and arrays["gradient_spectrum"].shape == (8, dim)
 
 
@@ -163,8 +192,8 @@ def test_model_without_apply_skips_shapes_and_clusters_on_parameters(small_run_p
 
     with Run(small_run_path) as run:
         model = problem_of(run).model
-        analysis = classify_run(run, model=dataclasses.replace(model, apply=None), sample_size=64)
-    assert analysis["skipped"][0].startswith("shape types skipped: the model") and "no apply" in analysis["skipped"][0]
-    assert set(analysis["result"]["label"]) <= {"unclassified", *OUTCOME_TYPES}
-    assert analysis["embedding"].startswith("raw parameters and log final loss")
-    assert analysis["clusters"].assignment.shape == (64,)
+        types = classify_run(run, model=dataclasses.replace(model, apply=None), sample_size=64)
+    assert types.skipped[0].startswith("shape types skipped: the model") and "no apply" in types.skipped[0]
+    assert set(types.labels) <= {"unclassified", *OUTCOME_TYPES}
+    assert types.embedding.startswith("raw parameters and log final loss")
+    assert types.clusters["assignment"].shape == (64,) and types.units is None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from . import add_finished_only
 
 if TYPE_CHECKING:  # heavy modules load inside the functions: `landscape --help` stays fast
+    from ..solutions import TypesResult
     from ..storage import Run
 
 ORDER = 2
@@ -54,27 +55,25 @@ def classify_and_report(
     formats: tuple[str, ...] = ("png", "svg"),
     finished_only: bool = False,
 ) -> str:
-    """Classify a run, store the ``types`` group, write figures; returns the printed text.
+    """Classify a run (:func:`landscape.solutions.classify_run`), store the ``types`` group, write
+    figures; returns the printed text.
 
     ``timings``, if given, receives the seconds of the ``types`` (classify and store) and
     ``figures`` stages; ``written``, if given, the paths of the figure files (in ``formats``).
     ``finished_only``: on an incomplete run, classify the finished networks (else refused in one line)."""
 
     from ..plots import FigurePool
-    from ..solutions import Thresholds
     from ..storage import check_writable
 
-    thresholds = Thresholds()
     check_writable(path)  # before work whose result could not be stored
     with FigurePool(None if figures is not None else 1) as pool:  # its workers start while we classify
         started = time.perf_counter()
-        from ..solutions import classify_run, types_group_arrays
-        from ..storage import Run, write_group
+        from ..solutions import classify_run
+        from ..storage import Run
 
         with Run(path) as run:
-            analysis = classify_run(
+            types = classify_run(
                 run,
-                thresholds,
                 cluster=cluster,
                 n_clusters=n_clusters,
                 sample_size=sample_size,
@@ -82,15 +81,14 @@ def classify_and_report(
                 finished_only=finished_only,
             )
             name = run.name
-        arrays, attrs = types_group_arrays(analysis, thresholds)
-        write_group(path, "types", arrays, {**attrs, "seconds": time.perf_counter() - started})
+        types.write(path)
         if timings is not None:
             timings["types"] = time.perf_counter() - started
-        lines = report_lines(analysis, name, path)
+        lines = report_lines(types, name, path)
         if figures is not None:
             started = time.perf_counter()
             with Run(path) as run:
-                paths = write_type_figures(run, analysis, figures, formats, pool)
+                paths = write_type_figures(run, types, figures, formats, pool)
             if timings is not None:
                 timings["figures"] = time.perf_counter() - started
             if written is not None:
@@ -99,32 +97,29 @@ def classify_and_report(
         return "\n".join(lines)
 
 
-def report_lines(analysis: dict[str, Any], name: str, path: str | Path) -> list[str]:
-    """The printed report of :func:`landscape.solutions.classify_run`: table, skips, teacher, clusters."""
+def report_lines(types: TypesResult, name: str, path: str | Path) -> list[str]:
+    """The printed report of a :class:`~landscape.solutions.TypesResult`: table, skips, teacher, clusters."""
     import numpy as np
 
-    from ..solutions import format_type_table
-
-    summary, result = analysis["summary"], analysis["result"]
-    n = int(np.sum(summary["count"]))
-    lines = [f"solution types of '{name}' ({n} networks; stored in {path}:/types)"]
-    lines.append(f"  problem: {analysis['problem'].describe()}")
-    if analysis.get("partial"):
-        lines.append(f"  {analysis['partial']} (--finished-only; fractions over the finished networks)")
-    lines += [f"  {line}" for line in analysis["skipped"] if not line.startswith("clustering")]
-    lines.append(f"  {analysis['success_rule']}")
-    lines.append(format_type_table(summary, analysis["causes"], analysis.get("notes")))
-    at_limit = analysis["max_steps"]
-    if np.any(at_limit[summary["names"] != "unconverged"]):
-        parts = ", ".join(f"{t} {int(c)}" for t, c in zip(summary["names"], at_limit) if c and t != "unconverged")
+    lines = [f"solution types of '{name}' ({types.n_counted} networks; stored in {path}:/types)"]
+    if types.problem is not None:
+        lines.append(f"  problem: {types.problem.describe()}")
+    if types.partial:
+        lines.append(f"  {types.partial} (--finished-only; fractions over the finished networks)")
+    lines += [f"  {line}" for line in types.skipped if not line.startswith("clustering")]
+    lines.append(f"  {types.success_rule}")
+    lines.append(types.format_table())
+    at_limit, names = types.max_steps, np.asarray(types.names)
+    if np.any(at_limit[names != "unconverged"]):
+        parts = ", ".join(f"{t} {int(c)}" for t, c in zip(names, at_limit) if c and t != "unconverged")
         lines.append(f"  ran out of steps on a loss plateau (labelled by shape): {parts}")
-    unfinished = (result["label"] == "unconverged") & analysis["finished"]
+    unfinished = (types.labels == "unconverged") & types.finished
     if np.any(unfinished):
-        shapes, counts = np.unique(result["shape"][unfinished], return_counts=True)
+        shapes, counts = np.unique(types.shapes[unfinished], return_counts=True)
         parts = ", ".join(f"{t} {int(c)}" for t, c in sorted(zip(shapes, counts), key=lambda item: -item[1]))
         lines.append(f"  unconverged (loss still falling at the step limit), shape so far: {parts}")
-    if "teacher" in analysis:
-        error = analysis["teacher"]["error"]
+    if types.teacher is not None:
+        error = types.teacher["error"]
         finite = error[np.isfinite(error)]
         if finite.size:
             lines.append(
@@ -132,36 +127,38 @@ def report_lines(analysis: dict[str, Any], name: str, path: str | Path) -> list[
                 f"{np.median(finite):.3g}, min {finite.min():.3g}, max {finite.max():.3g}; "
                 f"{np.mean(finite < 0.05):.1%} of networks below 0.05 (stored in /types/teacher)"
             )
-    if "clusters" in analysis:
+    if types.clusters is not None:
         from ..clustering import format_contingency, purity
 
-        found, table = analysis["clusters"], analysis["cluster_summary"]
+        clusters = types.clusters
         lines.append("")
-        lines.append(f"clusters without rules: {found.description}.")
-        lines.append(f"  embedding: {analysis['embedding']}")
-        lines.append(format_contingency(table["contingency"], [str(t) for t in summary["names"]], table, found.medoids))
+        lines.append(f"clusters without rules: {types.cluster_description}.")
+        lines.append(f"  embedding: {types.embedding}")
+        lines.append(format_contingency(clusters["contingency"], types.names, clusters, clusters["medoid"]))
         lines.append(
-            f"  agreement with the rule-based types: adjusted Rand index {analysis['adjusted_rand']:.3f}, "
-            f"purity {purity(table['contingency']):.3f} (share of networks whose cluster's majority type is theirs)"
+            f"  agreement with the rule-based types: adjusted Rand index {types.adjusted_rand:.3f}, "
+            f"purity {purity(clusters['contingency']):.3f} (share of networks whose cluster's majority type is theirs)"
         )
-    lines += [f"  {line}" for line in analysis["skipped"] if line.startswith("clustering")]
+    lines += [f"  {line}" for line in types.skipped if line.startswith("clustering")]
     return lines
 
 
-def type_figure_jobs(run: Run, analysis: dict[str, Any]) -> list[tuple[str, str, tuple]]:
+def type_figure_jobs(run: Run, types: TypesResult) -> list[tuple[str, str, tuple]]:
     """Every type figure of a classified run as a :data:`landscape.plots.FigureJob`, costliest first."""
     from ..solutions import representative_panels
 
-    result, summary = analysis["result"], analysis["summary"]
-    names = [str(t) for t in summary["names"]]
-    finished = analysis.get("finished")
-    keep = slice(None) if finished is None else finished
-    labels = result["label"][keep]
+    names, units = types.names, types.units
+    labels = types.finished_labels
     figure = "landscape.plots.types:"
     jobs = []
-    if run.x.shape[1] == 2 and "active_fraction" in result:
+    if run.x.shape[1] == 2 and units is not None:
         target, surfaces, weights = representative_panels(
-            run, names, summary["representative"], result["category"], result["active_fraction"], result["cause"]
+            run,
+            names,
+            types.summary["representative"],
+            units["category"],
+            units["active_fraction"],
+            types.networks.get("cause"),
         )
         if surfaces:
             jobs += [
@@ -169,34 +166,33 @@ def type_figure_jobs(run: Run, analysis: dict[str, Any]) -> list[tuple[str, str,
                 ("unit_weights", figure + "unit_weights_figure", (weights,)),
                 ("type_surfaces", figure + "surfaces_figure", (surfaces, target)),
             ]
-    trajectory = run.trajectory[keep]
+    trajectory = run.trajectory[types.finished]
     jobs.append(
         ("loss_curves_by_type", figure + "loss_curves_figure", (trajectory, run.trajectory_steps, labels, names))
     )
-    if "active_fraction" in result:
+    if units is not None:
         jobs.append(
-            ("active_fractions", figure + "active_fraction_figure", (result["active_fraction"][keep], labels, names))
+            (
+                "active_fractions",
+                figure + "active_fraction_figure",
+                (units["active_fraction"][types.finished], labels, names),
+            )
         )
-    jobs.append(("type_fractions", figure + "fractions_figure", (summary,)))
-    if "clusters" in analysis:
-        clusters = (
-            analysis["cluster_summary"]["contingency"],
-            names,
-            analysis["clusters"].description,
-            analysis["adjusted_rand"],
-        )
+    jobs.append(("type_fractions", figure + "fractions_figure", (types.summary,)))
+    if types.clusters is not None:
+        clusters = (types.clusters["contingency"], names, types.cluster_description, types.adjusted_rand)
         jobs.append(("clusters_vs_types", figure + "clusters_figure", clusters))
     return jobs
 
 
 def write_type_figures(
-    run: Run, analysis: dict[str, Any], folder: str | Path, formats: tuple[str, ...] = ("png", "svg"), pool: Any = None
+    run: Run, types: TypesResult, folder: str | Path, formats: tuple[str, ...] = ("png", "svg"), pool: Any = None
 ) -> list[Path]:
     """All type figures for a classified run (see :mod:`landscape.plots.types`), drawn by ``pool``
     (a :class:`landscape.plots.FigurePool`; default: one made here)."""
     from ..plots import FigurePool
 
-    jobs = type_figure_jobs(run, analysis)
+    jobs = type_figure_jobs(run, types)
     if pool is not None:
         return pool.draw(jobs, folder, formats)
     with FigurePool() as own:
