@@ -90,6 +90,7 @@ _EXPORTS = {
         "slice_run",
     ),
     "solutions": (
+        "TypesResult",
         "classify_networks",
         "classify_run",
         "type_labels",
@@ -201,6 +202,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .slices import random_plane as random_plane
     from .slices import read_slices as read_slices
     from .slices import slice_run as slice_run
+    from .solutions import TypesResult as TypesResult
     from .solutions import classify_networks as classify_networks
     from .solutions import classify_run as classify_run
     from .solutions import type_labels as type_labels

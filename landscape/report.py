@@ -349,17 +349,31 @@ def _subgroups(run: Run, name: str, marker: str) -> list[str]:
     return [f"{name}/{key}" for key, value in tree.items() if isinstance(value, dict) and marker in value]
 
 
-def _type_labels(run: Run) -> tuple[np.ndarray, list[str]] | None:
-    """``(labels (n,) str, names in table order)`` from the ``types`` group, or None."""
-    from .solutions import type_labels
-    from .vocabulary import ordered_type_names
+def _stored_types(run: Run) -> Any:
+    """The run's :class:`~landscape.solutions.TypesResult` (None when not classified), read once per run.
 
-    if not run.has("types/label"):
+    Raises:
+      RunFileError: a damaged ``types`` group (one line naming the command that recomputes it).
+    """
+    context = _context(run)
+    if not context.types_read:
+        from .solutions import TypesResult
+
+        context.types_read = True
+        context.types = TypesResult.read(run)
+    return context.types
+
+
+def _type_labels(run: Run) -> tuple[np.ndarray, list[str]] | None:
+    """``(labels (n,) str, names in table order)`` from the ``types`` group, or None (not classified,
+    or a group too damaged to read: the types section says so)."""
+    from .storage import RunFileError
+
+    try:
+        types = _stored_types(run)
+    except RunFileError:
         return None
-    labels = np.asarray(type_labels(run), dtype=str)
-    order = _read(run, "types/summary/names")
-    order = [str(t) for t in order] if order is not None else ordered_type_names(labels)
-    return labels, order
+    return None if types is None else (np.asarray(types.labels, dtype=str), types.names)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,13 +414,16 @@ class Context:
 
     ``finished (n,)`` bool: networks whose training finished (status >= 0; ``not_run`` is never
     diverged); ``stale``: analysis groups computed from other training results; ``problem``: the
-    run's :class:`~landscape.problem.Problem`, or None with ``problem_reason`` saying why not.
+    run's :class:`~landscape.problem.Problem`, or None with ``problem_reason`` saying why not;
+    ``types``: the stored :class:`~landscape.solutions.TypesResult` once ``types_read``.
     """
 
     finished: np.ndarray
     stale: list[str]
     problem: Any = None
     problem_reason: str | None = None
+    types: Any = None  # the stored TypesResult (see _stored_types)
+    types_read: bool = False
 
     @property
     def n_finished(self) -> int:
@@ -676,24 +693,14 @@ def _types_section(run: Run, reuse: dict[str, Path] | None = None) -> Section:
             "It labels every network's minimum (pyramid / valley / dead ...) and stores the 'types' group.",
             "solution types",
         )
+    types = _stored_types(run)
     section = Section("types", "Solution types")
     from .plots import types as type_plots
 
-    summary_path = "types/summary"
-    names = [str(t) for t in _read(run, f"{summary_path}/names")]
-    summary = {
-        key: _read(run, f"{summary_path}/{key}")
-        for key in ("count", "fraction", "ci_low", "ci_high", "loss_min", "loss_median", "loss_max", "representative")
-    }
-    summary["names"] = np.array(names)
-    confidence = _read(run, f"{summary_path}/confidence", 0.95)
-    summary["confidence"] = float(confidence)
-    causes = _read(run, f"{summary_path}/typical_cause")
-    at_limit = _read(run, f"{summary_path}/max_steps")
+    names, summary = types.names, types.summary
+    causes, at_limit = types.causes, summary.get("max_steps")
     colours = type_colour_map(names)
-    from .solutions import type_representatives
-
-    representatives = type_representatives(run)
+    representatives = types.representatives
     rows = []
     for i, name in enumerate(names):
         rep = int(representatives.get(name, -1))
@@ -709,7 +716,7 @@ def _types_section(run: Run, reuse: dict[str, Path] | None = None) -> Section:
                 _esc(causes[i]) if causes is not None else "",
             ]
         )
-    conf = f"{float(confidence):.0%}"
+    conf = f"{types.confidence:.0%}"
     body = _table(
         [
             "type",
@@ -723,14 +730,15 @@ def _types_section(run: Run, reuse: dict[str, Path] | None = None) -> Section:
         ],
         rows,
     )
-    method = _read(run, "types:method")
+    method = types.attrs.get("method")
     if method:
         body += f'<p class="muted">{_esc(method)}</p>'
-    ari, purity = _read(run, "types:adjusted_rand_index"), _read(run, "types:cluster_purity")
+    ari, purity = types.adjusted_rand, types.attrs.get("cluster_purity")
+    clusters_method = str(types.attrs.get("clusters_method", ""))
     if ari is not None:
-        body += f'<p class="muted">Rule-free clustering agrees with these types: adjusted Rand index {_fmt(ari)}, purity {_fmt(purity)}. {_esc(_read(run, "types:clusters_method", ""))}</p>'
+        body += f'<p class="muted">Rule-free clustering agrees with these types: adjusted Rand index {_fmt(ari)}, purity {_fmt(purity)}. {_esc(clusters_method)}</p>'
 
-    labels, _ = _type_labels(run)
+    labels = np.asarray(types.labels, dtype=str)
     figures = [
         figure(
             lambda: type_plots.fractions_figure(summary),
@@ -738,9 +746,9 @@ def _types_section(run: Run, reuse: dict[str, Path] | None = None) -> Section:
             "type fractions",
         )
     ]
-    figures += _representative_figures(run, names, summary, labels, reuse)
-    active = _read(run, "types/units/active_fraction")
-    if active is not None:
+    figures += _representative_figures(run, types, reuse)
+    if types.units is not None and "active_fraction" in types.units:
+        active = types.units["active_fraction"]
         figures.append(
             figure(
                 lambda: type_plots.active_fraction_figure(active, labels, names),
@@ -748,33 +756,29 @@ def _types_section(run: Run, reuse: dict[str, Path] | None = None) -> Section:
                 "active fractions",
             )
         )
-    contingency = _read(run, "types/clusters/contingency")
-    if contingency is not None and ari is not None:
-        cluster_names = _read(run, "types/clusters/type_names")
-        cluster_names = [str(t) for t in cluster_names] if cluster_names is not None else names
+    if types.clusters is not None and "contingency" in types.clusters and ari is not None:
+        contingency = types.clusters["contingency"]
+        cluster_names = [str(t) for t in types.clusters.get("type_names", names)]
         figures.append(
             figure(
-                lambda: type_plots.clusters_figure(
-                    contingency, cluster_names, str(_read(run, "types:clusters_method", "")), float(ari)
-                ),
+                lambda: type_plots.clusters_figure(contingency, cluster_names, clusters_method, float(ari)),
                 "Rule-free clusters (rows) against the rule-based types (columns).",
                 "clusters vs types",
             )
         )
     section.body = body + "<h3>Figures</h3>" + _grid(figures)
-    section.timings.append(
-        ("solution types", _seconds(run, "types"), "" if _seconds(run, "types") is not None else "time not recorded")
-    )
+    seconds = types.attrs.get("seconds")
+    seconds = float(seconds) if isinstance(seconds, (int, float)) else None
+    section.timings.append(("solution types", seconds, "" if seconds is not None else "time not recorded"))
     return section
 
 
-def _representative_figures(
-    run: Run, names: list[str], summary: dict[str, Any], labels: np.ndarray, reuse: dict[str, Path] | None = None
-) -> list[str]:
+def _representative_figures(run: Run, types: Any, reuse: dict[str, Path] | None = None) -> list[str]:
     """Learned function, unit hyperplanes and unit weights of each type's representative (2-input nets)."""
     from .plots import types as type_plots
 
-    category = _read(run, "types/units/category")
+    units = types.units or {}
+    category = units.get("category")
     problem = _context(run).problem
     reason = _context(run).problem_reason
     if problem is not None:
@@ -790,9 +794,10 @@ def _representative_figures(
         ]
     from .solutions import representative_panels
 
-    active = _read(run, "types/units/active_fraction")
-    cause = _read(run, "types/cause")
-    target, surfaces, weights = representative_panels(run, names, summary["representative"], category, active, cause)
+    active, cause = units.get("active_fraction"), types.networks.get("cause")
+    target, surfaces, weights = representative_panels(
+        run, types.names, types.summary["representative"], category, active, cause
+    )
     if not surfaces:
         return []
     return [

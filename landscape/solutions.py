@@ -1123,9 +1123,9 @@ def classify_run(
             teacher["error"][~finished] = np.nan
         else:
             skipped.append(f"teacher recovery skipped: {reason}")
-    clusters, attrs = None, {}
+    clusters, attrs = None, {"method": METHOD}
     if cluster:
-        clusters, attrs = _cluster_types(
+        clusters, found = _cluster_types(
             result,
             skipped,
             problem,
@@ -1141,6 +1141,7 @@ def classify_run(
             param_weight,
             seed,
         )
+        attrs.update(found)
     networks, units = _stored_diagnostics(result)
     attrs["seconds"] = time.perf_counter() - started
     return TypesResult(
@@ -1285,7 +1286,7 @@ METHOD = (
     "for the built-in MLP dead and significant units per layer; for one hidden layer the canonical form "
     "(merged groups and always-active units counted once) and faces; see landscape.solutions"
 )
-_OWN_ATTRS = ("label_names", "unit_categories", "thresholds", "success_rule", "skipped", "method", "partial")
+_OWN_ATTRS = ("label_names", "unit_categories", "thresholds", "success_rule", "skipped", "partial")
 
 
 @dataclass(eq=False)
@@ -1317,7 +1318,7 @@ class TypesResult:
       skipped: one line per analysis that did not apply, and why (attr ``skipped``).
       success_rule: one line (attr). partial: one line when only finished networks were used, else None.
       thresholds: the :class:`Thresholds` used (attr, JSON).
-      attrs: the other attributes: ``seconds``; with clusters ``clusters_method``,
+      attrs: the other attributes: ``method`` (one line), ``seconds``; with clusters ``clusters_method``,
         ``adjusted_rand_index``, ``cluster_purity``.
       training_state: the stamp of a stored group (None for a fresh result; see ``Run.analysis_state``).
       problem: the run's :class:`~landscape.problem.Problem` (fresh results only; not stored).
