@@ -358,9 +358,15 @@ def _stored_types(run: Run) -> Any:
     context = _context(run)
     if not context.types_read:
         from .solutions import TypesResult
+        from .storage import RunFileError
 
         context.types_read = True
-        context.types = TypesResult.read(run)
+        try:
+            context.types = TypesResult.read(run)
+        except RunFileError as err:
+            context.types_error = err
+    if context.types_error is not None:
+        raise context.types_error
     return context.types
 
 
@@ -424,6 +430,7 @@ class Context:
     problem_reason: str | None = None
     types: Any = None  # the stored TypesResult (see _stored_types)
     types_read: bool = False
+    types_error: Exception | None = None  # why a damaged group could not be read
 
     @property
     def n_finished(self) -> int:
