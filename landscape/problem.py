@@ -293,6 +293,33 @@ def problem_of(run: Run, model: Model | None = None, loss_fn: Loss | None = None
     return Problem(study, model, loss_fn, x, y, dtype, sources)
 
 
+def success_problem_of(run: Run) -> Problem:
+    """The run's problem, enough to judge success (:attr:`Problem.success_loss`, :meth:`Problem.r_squared`)
+    even for a run trained from Python objects.
+
+    :func:`problem_of` when the run's model and loss can be rebuilt. A run trained from a Python
+    model or loss (which a command cannot rebuild) still has its data and study, which is all
+    success needs: the problem is then built with ``model=None`` (nothing that evaluates the
+    network can be called) and, for a loss of its own, a loss that raises
+    :class:`ModelUnavailable` when called (success then comes from ``task.success_loss`` alone,
+    as for any loss of one's own). Used by :func:`landscape.runner.summarize`.
+    """
+    from .runner import study_dtype
+
+    try:
+        return problem_of(run)
+    except ModelUnavailable:
+        sources = stored_sources(run)
+        own_loss = None if sources["loss"] == "mse" else _unavailable_loss
+        dtype = study_dtype(run.study)
+        return Problem(run.study, None, own_loss, np.asarray(run.x), np.asarray(run.y), dtype, sources)
+
+
+def _unavailable_loss(params: Params, x: Any, y: Any) -> Any:
+    """The loss of a run trained from a Python loss object, which a command cannot rebuild."""
+    raise ModelUnavailable("the run's loss was a Python object that a command cannot rebuild")
+
+
 __all__ = [
     "ModelUnavailable",
     "Problem",
@@ -305,5 +332,6 @@ __all__ = [
     "rescaling_reason",
     "sources_of",
     "stored_sources",
+    "success_problem_of",
     "unit_reason",
 ]

@@ -437,33 +437,12 @@ def _train_chunks(
     return out
 
 
-def success_problem(run: Run) -> Any:
-    """The run's :class:`~landscape.problem.Problem`, enough to judge success (threshold, R²).
-
-    A run trained from a Python model (which a command cannot rebuild) still has its data and
-    study, which is all success needs: the problem is then built without the model.
-    """
-    from .problem import ModelUnavailable, Problem, problem_of, stored_sources
-
-    try:
-        return problem_of(run)
-    except ModelUnavailable:
-        sources = stored_sources(run)
-        own_loss = None if sources["loss"] == "mse" else _unavailable_loss
-        dtype = study_dtype(run.study)
-        return Problem(run.study, None, own_loss, np.asarray(run.x), np.asarray(run.y), dtype, sources)
-
-
-def _unavailable_loss(params: Any, x: Any, y: Any) -> Any:
-    raise RunFileError("the run's loss was a Python object that a command cannot rebuild")
-
-
 def summarize(run: Run, problem: Any = None) -> dict[str, Any]:
     """Counts per status, loss quantiles and task-aware success of a run's trained networks.
 
     Args:
       run: an open run file (complete or not: networks not run yet are counted apart, never as diverged).
-      problem: the run's :class:`~landscape.problem.Problem` (default: :func:`success_problem`); its
+      problem: the run's :class:`~landscape.problem.Problem` (default: :func:`landscape.problem.success_problem_of`); its
         ``success_loss`` is the threshold (``task.success_loss``, else a tenth of the constant
         predictor's loss) and ``r_squared`` the scale-free fit.
 
@@ -474,7 +453,10 @@ def summarize(run: Run, problem: Any = None) -> dict[str, Any]:
       None when undefined or nothing trained), ``median_r_squared`` (None without a constant
       predictor), ``notes`` (one-line remarks: networks not run, all diverged, ...), timings.
     """
-    problem = problem if problem is not None else success_problem(run)
+    if problem is None:
+        from .problem import success_problem_of
+
+        problem = success_problem_of(run)
     status = run.status
     loss = run.final_loss
     trained = status >= 0
@@ -548,7 +530,6 @@ __all__ = [
     "run_study",
     "prepare",
     "train_networks",
-    "success_problem",
     "summarize",
     "format_summary",
     "StudyError",

@@ -7,7 +7,8 @@ import pytest
 import landscape as ls
 from landscape.config import load_study
 from landscape.models import make_mlp
-from landscape.problem import ModelUnavailable, problem_of, rescaling_reason, unit_reason
+from landscape.problem import ModelUnavailable, problem_of, rescaling_reason, success_problem_of, unit_reason
+from landscape.runner import summarize
 from tests.conftest import small_study
 
 
@@ -44,6 +45,25 @@ def test_a_run_trained_from_objects_says_so_in_one_line(tmp_path):
         assert problem.sources["model"] == "object:my-net" and problem.mlp is None
         loss = float(problem.loss(run.params("final", 0)))
         assert loss == pytest.approx(float(run.final_loss[0]), rel=1e-5)
+        # success needs only the data and the study: judged without the model, as with it
+        judge = success_problem_of(run)
+        assert judge.model is None and judge.sources == problem.sources and judge.loss_fn is None
+        assert judge.success_loss == pytest.approx(problem.success_loss) and judge.success_loss > 0
+        np.testing.assert_allclose(judge.r_squared(run.final_loss), problem.r_squared(run.final_loss))
+        assert summarize(run)["success_loss"] == pytest.approx(problem.success_loss)
+    loss_path = ls.run_study(study, tmp_path / "own-loss.h5", quiet=True, loss_fn=lambda p, x, y: model_mse(p, x, y))
+    with ls.Run(loss_path) as run:
+        judge = success_problem_of(run)
+        assert judge.sources["loss"].startswith("object:") and judge.success_loss is None  # no task.success_loss
+        with pytest.raises(ModelUnavailable, match="cannot rebuild"):
+            judge.loss_fn(None, None, None)
+        assert problem_of(run, loss_fn=lambda p, x, y: 0.0).mlp is not None  # the model is the built-in one
+
+
+def model_mse(params, x, y):
+    from landscape.models import mlp_apply
+
+    return ((mlp_apply(params, x, jax.nn.relu, scalar_output=True) - y) ** 2).mean()
 
 
 def test_the_builtin_mlp_and_its_success_threshold(small_run_path):
