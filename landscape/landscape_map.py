@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,20 +205,18 @@ def flat_problem(problem: Problem, like: Any) -> FlatProblem:
 
 
 def run_problem(problem: Problem, like: Any) -> FlatProblem:
-    """:func:`flat_problem` with its :attr:`FlatProblem.key` (study, sources, data, layout), so that a
-    second map of the same run reuses every compiled program (JAX's own cache of the module-level
-    searches; nothing is kept here). A model or loss passed as a Python object is keyed by its identity."""
+    """:func:`flat_problem` with its :attr:`FlatProblem.key` (the model and loss objects, the data and
+    inputs, the layout), so that a second map of the same run, or of another run of the same model on
+    the same data (another seed), reuses every compiled program (JAX's own cache of the module-level
+    searches; nothing is kept here). :func:`landscape.problem.problem_of` gives the same model and loss
+    objects for the same configuration (:attr:`Problem.objective`); objects passed in are their own key."""
     import dataclasses
     import hashlib
 
-    objects = tuple(
-        id(obj)
-        for part, obj in (("model", problem.model), ("loss", problem.loss_fn))
-        if problem.sources[part].startswith("object:")
-    )
     layout = tuple((tuple(np.shape(leaf)), str(np.asarray(leaf).dtype)) for leaf in jax.tree.leaves(like))
-    digest = hashlib.sha1(np.asarray(problem.x).tobytes() + np.asarray(problem.y).tobytes()).hexdigest()
-    key = (problem.study.to_json(), json.dumps(problem.sources, sort_keys=True), objects, digest, layout)
+    data = [problem.x, problem.y, problem.inputs(256)]  # the inputs: draws from the task when there is no dataset
+    digest = hashlib.sha1(b"".join(np.ascontiguousarray(a).tobytes() for a in data)).hexdigest()
+    key = (problem.objective, digest, layout)
     return dataclasses.replace(flat_problem(problem, like), key=key)
 
 
@@ -500,6 +497,23 @@ def _check_batch(problem: FlatProblem, s: _Search, flats: jax.Array) -> saddles.
     )
 
 
+@functools.partial(jax.jit, static_argnums=(0, 2, 4))
+def _neb_batch(
+    problem: FlatProblem,
+    bands: jax.Array,
+    steps: int,
+    spring: float,
+    climb_after: int,
+    dt: float,
+    dt_max: float,
+    max_move: float,
+) -> neb.BandResult:
+    """:func:`landscape.neb.neb_batch` keyed by the problem (its loss and null space are closures made
+    per call, so passing them as static arguments compiled the bands again on every map)."""
+    null = problem.band_null or problem.null
+    return neb.neb_batch(problem.loss, bands, steps, spring, climb_after, dt, dt_max, max_move, null)
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _loss_batch(problem: FlatProblem, flats: jax.Array) -> jax.Array:
     return jax.vmap(problem.loss)(flats)
@@ -666,17 +680,7 @@ def map_minima(
         bands = np.stack([neb.line_band(st, en, s.n_images) for st, en in zip(starts, ends)])
     n_bands = bands.shape[0]  # padded like every batch, so that another map of as many pairs compiles nothing
     bands = jnp.asarray(np.concatenate([bands, np.repeat(bands[:1], _bucket(n_bands) - n_bands, axis=0)]))
-    relaxed = neb.neb_batch(
-        problem.loss,
-        bands,
-        s.neb_steps,
-        s.spring,
-        s.climb_after,
-        s.dt,
-        s.dt_max,
-        s.max_move,
-        problem.band_null or problem.null,
-    )
+    relaxed = _neb_batch(problem, bands, s.neb_steps, s.spring, s.climb_after, s.dt, s.dt_max, s.max_move)
     relaxed = jax.tree.map(lambda leaf: np.asarray(leaf)[:n_bands], relaxed)
     energies = np.asarray(relaxed.energies)
     clock.mark("bands (NEB)")

@@ -37,6 +37,29 @@ class ModelUnavailable(RunFileError):
     """The run was trained from Python objects (a model or loss) that a command cannot rebuild."""
 
 
+@dataclass(frozen=True, eq=False)
+class Objective:
+    """``(params, x, y) -> scalar``: ``loss_fn`` if given, else the mean squared error of ``model.apply``.
+
+    Equal to another when it holds the very same model and loss objects (compared by identity, as
+    JAX compares the static arguments of a compiled function).
+    """
+
+    model: Model
+    loss_fn: Loss | None = None
+
+    def __call__(self, params: Params, x: Any, y: Any) -> Any:
+        if self.loss_fn is not None:
+            return self.loss_fn(params, x, y)
+        return jnp.mean((self.model.apply(params, x) - y) ** 2)
+
+    def __hash__(self) -> int:
+        return hash((id(self.model), id(self.loss_fn)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Objective) and self.model is other.model and self.loss_fn is other.loss_fn
+
+
 @dataclass(frozen=True)
 class Problem:
     """A study's model, training loss and data, for one network at a time.
@@ -60,11 +83,13 @@ class Problem:
     sources: dict[str, str]
 
     # ---- the loss
-    def objective(self, params: Params, x: Any, y: Any) -> Any:
-        """The training loss of one network on ``x``, ``y`` (no dropout): the user's loss or MSE."""
-        if self.loss_fn is not None:
-            return self.loss_fn(params, x, y)
-        return jnp.mean((self.model.apply(params, x) - y) ** 2)
+    @property
+    def objective(self) -> Objective:
+        """The training loss of one network, ``(params, x, y) -> scalar`` (no dropout): the user's loss
+        or MSE. Equal (and hashing alike) for every problem with the same model and loss objects, which
+        :func:`problem_of` reuses for the same configuration: as a static argument of a ``jax.jit`` it
+        compiles once, whichever :class:`Problem` (of whichever run of the same model) it came from."""
+        return Objective(self.model, self.loss_fn)
 
     def loss(self, params: Params) -> Any:
         """The training loss of one network on the run's data (a scalar; jit/vmap/grad freely)."""
@@ -222,6 +247,33 @@ def build_model(study: Study, in_dim: int, out_dim: int, dtype: Any) -> Model:
     return make_mlp(study.model, study.init, in_dim, out_dim, dtype)
 
 
+_BUILT: dict[tuple, Any] = {}  # (what a model or loss depends on) -> the object built for it; a few entries
+_BUILT_SIZE = 32
+
+
+def _reused(key: tuple, build: Any) -> Any:
+    """``build()``, or the object built before for ``key``: the same configuration gives the same model
+    and loss objects, so compiled programs keyed by them (:attr:`Problem.objective`) are reused."""
+    if key not in _BUILT:
+        if len(_BUILT) >= _BUILT_SIZE:
+            _BUILT.pop(next(iter(_BUILT)))
+        _BUILT[key] = build()
+    return _BUILT[key]
+
+
+def _model_key(study: Study, in_dim: int, out_dim: int, dtype: Any) -> tuple:
+    """What :func:`build_model` depends on: the built-in MLP's ``[model]`` and ``[init]`` sections and
+    sizes (not the seed or the training settings), or the whole study for a factory (it may read any field)."""
+    from .config import study_to_dict
+
+    if study.model.factory:
+        part = study.to_json()
+    else:
+        config = study_to_dict(study)
+        part = json.dumps({"model": config["model"], "init": config["init"]}, sort_keys=True)
+    return ("model", part, int(in_dim), int(out_dim), np.dtype(dtype).name)
+
+
 def build_loss(study: Study) -> Loss | None:
     """The study's loss: None for mean squared error, else ``train.loss``'s factory called with the study."""
     if study.train.loss == "mse":
@@ -286,10 +338,11 @@ def problem_of(run: Run, model: Model | None = None, loss_fn: Loss | None = None
     dtype = study_dtype(study)
     x, y = np.asarray(run.x, np.dtype(dtype)), np.asarray(run.y, np.dtype(dtype))
     out_dim = 1 if y.ndim == 1 else y.shape[1]
-    if model is None:
-        model = build_model(study, x.shape[1], out_dim, dtype)
+    if model is None:  # the same configuration, the same objects (see Problem.objective)
+        key = _model_key(study, x.shape[1], out_dim, dtype)
+        model = _reused(key, lambda: build_model(study, x.shape[1], out_dim, dtype))
     if loss_fn is None and sources["loss"] != "mse":
-        loss_fn = build_loss(study)
+        loss_fn = _reused(("loss", study.to_json()), lambda: build_loss(study))
     return Problem(study, model, loss_fn, x, y, dtype, sources)
 
 
@@ -322,6 +375,7 @@ def _unavailable_loss(params: Params, x: Any, y: Any) -> Any:
 
 __all__ = [
     "ModelUnavailable",
+    "Objective",
     "Problem",
     "build_loss",
     "build_model",
