@@ -12,6 +12,39 @@ from landscape import Study, run_study
 jax.config.update("jax_default_matmul_precision", "highest")
 
 
+def pytest_configure(config):
+    """One JAX compilation cache per test session, in a fresh temporary folder removed at the end.
+
+    Most tests train or analyse a tiny study, and each ``run_study`` builds (and compiles) its trainer
+    afresh: without a cache, the same programs compile again in test after test. The folder is new
+    for every session, so nothing carries from one run of the suite to the next (a cold start pays
+    every compile once), and subprocesses started by tests (``python -m landscape``) inherit it.
+    """
+    import os
+    import tempfile
+
+    if os.environ.get("LANDSCAPE_TEST_NO_COMPILE_CACHE"):  # to time the suite without it
+        return
+    folder = tempfile.mkdtemp(prefix="landscape-tests-jax-cache-")
+    config._landscape_compile_cache = folder  # noqa: SLF001
+    settings = {
+        "jax_compilation_cache_dir": folder,
+        "jax_persistent_cache_min_compile_time_secs": 0,
+        "jax_persistent_cache_min_entry_size_bytes": 0,
+    }
+    for name, value in settings.items():
+        jax.config.update(name, value)
+        os.environ[name.upper()] = str(value)
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    folder = getattr(config, "_landscape_compile_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def small_study(**overrides) -> Study:
     """The default 2-3-1 Euclidean-norm study, shrunk to run in a couple of seconds."""
     base = {"n_inits": 64, "train.steps": 400, "task.n_points": 256, "train.trajectory_points": 50}
@@ -48,3 +81,28 @@ def assert_same_training(path, reference_path, trainer: str) -> None:
         np.testing.assert_array_equal(run.steps, reference.steps)
         np.testing.assert_allclose(run.final_loss, reference.final_loss, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(run.trajectory, reference.trajectory, rtol=1e-4, atol=1e-6)
+
+
+def tiny_teacher_student_study():
+    """The README's bring-your-own study (teacher-student, population loss, no dataset, float64), tiny."""
+    from landscape import load_study
+
+    return load_study("runs/teacher_student.toml").replace(n_inits=8, **{"train.steps": 60})
+
+
+@pytest.fixture(scope="session")
+def teacher_student_path(tmp_path_factory):
+    """Path to a finished tiny teacher-student run (shared; copy it before writing)."""
+    path = tmp_path_factory.mktemp("byo") / "ts.h5"
+    run_study(tiny_teacher_student_study(), path, overwrite=True, quiet=True)
+    return path
+
+
+@pytest.fixture
+def teacher_student_copy(teacher_student_path, tmp_path):
+    """A private copy of the tiny teacher-student run."""
+    import shutil
+
+    path = tmp_path / "ts.h5"
+    shutil.copy(teacher_student_path, path)
+    return path

@@ -69,7 +69,7 @@ def test_every_command_runs_on_a_model_of_ones_own(byo_run, tmp_path, capsys, mo
     assert "success" in out
     out = run_cli(["hessian", run, "--no-figures"], capsys)
     assert "symmetry prediction skipped" in out or "skipped" in out
-    run_cli(["slice", run, "0", "1", "2", "--resolution", "15", "--no-figures"], capsys)
+    run_cli(["slice", run, "0", "1", "2", "--resolution", "9", "--no-figures"], capsys)  # as from Python below
     run_cli(["paths", run, "0", "1", "--bezier-steps", "20", "--no-figures"], capsys)
     basins = tmp_path / "basins.toml"
     basins.write_text(

@@ -7,15 +7,13 @@ network computes (alignment must not change it); hand-made degenerate files.
 
 from __future__ import annotations
 
-import shutil
-
 import h5py
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from landscape import Run, load_study, run_study
+from landscape import Run, run_study
 from landscape.cli import main as cli_main
 from landscape.examples.teacher_student import make_loss
 from landscape.paths import PathsResult, barriers_run
@@ -24,22 +22,6 @@ from landscape.slices import filter_normalise, plane_losses, read_slices, slice_
 from landscape.storage import unflatten_params
 
 from .conftest import small_study
-
-
-@pytest.fixture(scope="module")
-def teacher_student_path(tmp_path_factory):
-    """A tiny bring-your-own run: the teacher-student student, population loss, no dataset, float64."""
-    path = tmp_path_factory.mktemp("byo") / "ts.h5"
-    study = load_study("runs/teacher_student.toml").replace(n_inits=8, **{"train.steps": 60})
-    run_study(study, path, overwrite=True, quiet=True)
-    return path
-
-
-@pytest.fixture
-def teacher_student_copy(teacher_student_path, tmp_path):
-    path = tmp_path / "ts.h5"
-    shutil.copy(teacher_student_path, path)
-    return path
 
 
 def _point(origin, axis_u, axis_v, alpha, beta):

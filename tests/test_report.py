@@ -249,8 +249,8 @@ def render_in_chromium(html_path: Path, screenshot: Path | None = None, width: i
 ANALYSES = (
     ("types", ["classify", "{run}", "--no-figures"]),
     ("hessian", ["hessian", "{run}", "--no-figures"]),
-    ("slices", ["slice", "{run}", "--resolution", "21", "--no-figures"]),
-    ("paths", ["paths", "{run}", "--bezier-steps", "30", "--path-points", "21", "--no-figures"]),
+    ("slices", ["slice", "{run}", "--resolution", "9", "--no-figures"]),
+    ("paths", ["paths", "{run}", "--bezier-steps", "10", "--path-points", "11", "--no-figures"]),
 )
 
 
@@ -602,14 +602,10 @@ def test_a_run_trained_from_objects_says_which_python_call_computes_each_analysi
     assert 'class="error"' not in page
 
 
-def test_a_factory_model_of_ones_own_reports_its_problem_and_success_rule(tmp_path):
-    from landscape import load_study, run_study
+def test_a_factory_model_of_ones_own_reports_its_problem_and_success_rule(teacher_student_path):
     from landscape.problem import problem_of
 
-    path = tmp_path / "ts.h5"
-    study = load_study("runs/teacher_student.toml").replace(n_inits=4, **{"train.steps": 40})
-    run_study(study, path, quiet=True)
-    with Run(path) as run:
+    with Run(teacher_student_path) as run:
         problem = problem_of(run)
         page = render_report(run)
     assert html_escape(problem.describe()) in page and "no dataset" in page
