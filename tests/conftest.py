@@ -37,6 +37,29 @@ def pytest_configure(config):
         os.environ[name.upper()] = str(value)
 
 
+# Test files that count XLA compilations (JAX's backend_compile events): a persistent-cache hit
+# compiles nothing and sends no event, so a function rebuilt and compiled on every call would
+# pass there unseen. Their tests run without the cache (also any test marked no_compile_cache).
+COUNTS_COMPILATIONS = {"test_retrace.py"}
+
+
+@pytest.fixture(autouse=True)
+def _no_compile_cache_where_compilations_are_counted(request):
+    if request.node.path.name not in COUNTS_COMPILATIONS and not request.node.get_closest_marker("no_compile_cache"):
+        yield
+        return
+    from jax.experimental.compilation_cache import compilation_cache
+
+    enabled = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    compilation_cache.reset_cache()  # is_cache_used() is decided once; ask again
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_compilation_cache", enabled)
+        compilation_cache.reset_cache()
+
+
 def pytest_unconfigure(config):
     import shutil
 
