@@ -11,20 +11,6 @@ from landscape import Run
 from landscape.cli import main
 
 
-def test_run_then_info(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # figures written by the run land here
-    out = tmp_path / "cli.h5"
-    assert (
-        main(["run", "--inits", "6", "--steps", "40", "--set", "task.n_points=128", "--out", str(out), "--quiet"]) == 0
-    )
-    printed = capsys.readouterr().out
-    assert "6 networks" in printed and "network-steps/s" in printed and "converged" in printed
-    with Run(out) as run:
-        assert run.n_inits == 6 and run.study.train.steps == 40 and run.complete
-    assert main(["info", str(out)]) == 0
-    assert "complete" in capsys.readouterr().out
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -96,33 +82,23 @@ def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path, capsys)
     assert "\r" not in err  # no progress bar redraws in a log file
 
 
-def test_run_prints_the_time_of_each_stage(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert (
-        main(
-            [
-                "run",
-                "--inits",
-                "8",
-                "--steps",
-                "20",
-                "--set",
-                "task.n_points=64",
-                "--set",
-                "train.trajectory_points=5",
-                "--out",
-                "r.h5",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
-    err = capsys.readouterr().err
+def test_run_prints_its_summary_and_the_time_of_each_stage_then_info(tmp_path, capsys, monkeypatch):
+    """One real ``landscape run`` (training, types, figures, report), then ``landscape info`` on its file."""
+    monkeypatch.chdir(tmp_path)  # figures written by the run land here
+    argv = ["run", "--inits", "6", "--steps", "40", "--set", "task.n_points=64", "--set", "train.trajectory_points=5"]
+    assert main([*argv, "--out", "r.h5", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    printed, err = captured.out, captured.err
+    assert "6 networks" in printed and "network-steps/s" in printed and "converged" in printed
     line = next(line for line in err.splitlines() if line.startswith("stage times:"))
     for stage in ("training (compile included)", "types", "figures", "report", "after training"):
         assert stage in line, line
     assert sorted(p.name for p in (tmp_path / "figures" / "r").iterdir())[0] == ".run"
     assert not list((tmp_path / "figures" / "r").glob("*.svg"))  # run writes PNGs only
+    with Run(tmp_path / "r.h5") as run:
+        assert run.n_inits == 6 and run.study.train.steps == 40 and run.complete
+    assert main(["info", str(tmp_path / "r.h5")]) == 0
+    assert "complete" in capsys.readouterr().out
 
 
 def test_a_damaged_file_is_one_line_in_a_real_process_and_debug_shows_the_traceback(tmp_path):

@@ -137,10 +137,10 @@ def test_kills_during_classify_hessian_and_run_publishes_lose_nothing(small_run_
         classify_and_report(path, None, cluster=False)
         lanes.append(path)
     with ThreadPoolExecutor(2) as pool:  # two lanes of kills, one per core
-        first = pool.submit(_classify_lane, lanes[0], tmp_path / "a", env, 1, 6)
+        first = pool.submit(_classify_lane, lanes[0], tmp_path / "a", env, 1, 4)
         second = pool.submit(_hessian_and_run_lane, lanes[1], tmp_path / "b", env, 2)
         outcomes = first.result() + second.result()
-    assert outcomes.count("killed") >= 7, outcomes
+    assert outcomes.count("killed") >= 5, outcomes  # of 8 kills
     # every command still reads and writes the survivors; re-running does not grow the file
     for path in [*lanes, tmp_path / "b" / "run0.h5", tmp_path / "b" / "run1.h5"]:
         assert main(["info", str(path)]) == 0

@@ -29,6 +29,7 @@ CHEAP_VALUES = {
     "--neb-steps": "10",
     "--images": "5",
     "--bezier-steps": "5",
+    "--path-points": "5",
     "--samples": "4",
     "--inits": "4",
     "--steps": "10",
