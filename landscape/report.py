@@ -398,7 +398,7 @@ ANALYSIS_COMMANDS = {
 # The Python call that computes an analysis for a run trained from Python objects.
 _PROBLEM = "problem=landscape.problem_of(run, model=..., loss_fn=...)"
 PYTHON_CALLS = {
-    "classify": "landscape.solutions.classify_run(run, model=..., loss_fn=...)",
+    "classify": f"landscape.solutions.classify_run(run, {_PROBLEM}).write(run.path)",
     "hessian": f"landscape.curvature.analyse_run(run, {_PROBLEM}).write(run.path)",
     "slice": f"landscape.slices.slice_run(run, {_PROBLEM}).write(run.path)",
     "paths": f"landscape.paths.barriers_run(run, {_PROBLEM}).write(run.path)",

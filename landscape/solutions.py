@@ -1050,14 +1050,16 @@ def classify_run(
     confidence: float = 0.95,
     *,
     finished_only: bool = False,
+    problem: Any = None,
     model: Any = None,
     loss_fn: Any = None,
 ) -> TypesResult:
     """Rule-based types of every finished network of a run, plus (optionally) rule-free clusters.
 
     Reads the run; writes nothing (``.write(path)`` of the result stores it as ``/types``, as
-    ``landscape classify`` does). The run's problem comes from :func:`landscape.problem.problem_of`
-    (pass ``model`` / ``loss_fn`` for a run trained from Python objects).
+    ``landscape classify`` does). ``problem``: the run's :class:`~landscape.problem.Problem`
+    (default :func:`landscape.problem.problem_of` with ``model`` / ``loss_fn``, which a run trained
+    from Python objects needs).
 
     Raises:
       IncompleteRun: the run is incomplete and ``finished_only`` is off (one line).
@@ -1073,7 +1075,7 @@ def classify_run(
     from .storage import finished_networks, partial_note
 
     started = time.perf_counter()
-    problem = problem_of(run, model=model, loss_fn=loss_fn)
+    problem = problem_of(run, model=model, loss_fn=loss_fn) if problem is None else problem
     study = run.study
     finished = finished_networks(run, finished_only)
     final_loss, status = np.asarray(run.final_loss, float), np.asarray(run.status)
