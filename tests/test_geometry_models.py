@@ -68,7 +68,7 @@ def test_byo_commands_slice_paths_map(teacher_student_copy, tmp_path, capsys):
     from landscape.landscape_map import MapResult
 
     path, figures = str(teacher_student_copy), str(tmp_path / "figures")
-    assert cli_main(["slice", path, "0", "1", "2", "--resolution", "5", "--figures", figures]) == 0
+    assert cli_main(["slice", path, "0", "1", "2", "--resolution", "7", "--figures", figures]) == 0
     paths_args = ["--bezier-steps", "20", "--path-points", "11", "--no-figures"]
     assert cli_main(["paths", path, "0", "1", "2", *paths_args]) == 0
     map_args = ["--images", "3", "--neb-steps", "4", "--bezier-steps", "0", "--no-figures"]
