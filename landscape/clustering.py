@@ -26,6 +26,7 @@ one without an apply function by its raw parameters and log final loss (:func:`p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -211,6 +212,28 @@ def format_contingency(
     return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=32)
+def _batched_predictions(activation: str, leaky_slope: float, predict: Callable | None) -> Callable:
+    """``jit(vmap(network -> predictions on the probe, flattened))``, built once per activation (or
+    model of one's own), with the probe an argument: a second classification compiles nothing."""
+    import jax
+    import jax.numpy as jnp
+
+    from .models import activation_function, mlp_apply
+
+    if predict is None:
+        act = activation_function(activation, leaky_slope)
+
+        def own(params: object, probe: jax.Array) -> jax.Array:
+            return mlp_apply(params, probe, act, scalar_output=False).reshape(-1)
+    else:
+
+        def own(params: object, probe: jax.Array) -> jax.Array:
+            return jnp.reshape(predict(params, probe), (-1,))
+
+    return jax.jit(jax.vmap(own, in_axes=(0, None)))
+
+
 def minima_features(
     final_params,
     probe_x: np.ndarray,
@@ -239,15 +262,12 @@ def minima_features(
     import jax
     import jax.numpy as jnp
 
-    from .models import activation_function, mlp_apply
-
     probe = jnp.asarray(probe_x)
-    if predict is None:
-        act = activation_function(activation, leaky_slope)
-        own = lambda p: mlp_apply(p, probe, act, scalar_output=False).reshape(-1)  # noqa: E731
-    else:
-        own = lambda p: jnp.reshape(predict(p, probe), (-1,))  # noqa: E731
-    batched = jax.jit(jax.vmap(own))
+    compiled = _batched_predictions(activation, leaky_slope, predict)
+
+    def batched(chunk: object) -> object:
+        return compiled(chunk, probe)
+
     n = int(jax.tree_util.tree_leaves(final_params)[0].shape[0])
 
     from .batching import chunked_map, take

@@ -71,11 +71,6 @@ def test_classify_compiles_its_diagnostics_once(small_run_path, other_run):
     assert again.labels.shape == other.labels.shape == (64,)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="clustering.minima_features builds jax.jit(jax.vmap(...)) inside the function: one compile per call "
-    "(the fix belongs in landscape/clustering.py: a module-level compiled prediction keyed by the activation)",
-)
 def test_classify_with_clusters_compiles_nothing_on_a_second_call(small_run_path):
     from landscape.solutions import classify_run
 
