@@ -50,8 +50,9 @@ from jax.flatten_util import ravel_pytree
 
 from .batching import chunked_map, leading_size, take
 from .lanczos import extreme_eigenpairs, hessian_vector_product, hutchpp_trace, lanczos, slq_nodes_weights, tridiagonal
-from .models import activation_properties
-from .symmetries import PREDICTION_REASONS, describe_prediction, functional_null_dimension
+from .models import activation_function, activation_properties
+from .refine import kink_margin
+from .symmetries import PREDICTION_REASONS, describe_prediction, explained_flat_directions
 from .symmetries import predicted_flat_directions as predicted_flat_directions
 from .types import Loss, Params
 
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
 
 ZERO_RTOL = 1e-4
 ZERO_ATOL = 1e-7
+# float64 zeros: at a refined stationary point a flat direction's eigenvalue is rounding, ~1e-16 of the top
+EXACT_ZERO_RTOL = 1e-10
+KINK_RTOL = 1e-9  # a pre-activation this close to 0 (relative to its layer's largest) puts a data point on a kink
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,16 +365,22 @@ def dense_curvature_one(
     eigenvalues, eigenvectors = jnp.linalg.eigh(hessian)
     tolerance = zero_tolerance(eigenvalues, zero_rtol, zero_atol)
     out = {"eigenvalues": eigenvalues, "zero_tolerance": tolerance, **spectrum_statistics(eigenvalues, tolerance)}
+    out["n_zero_exact"] = jnp.sum(jnp.abs(eigenvalues) <= EXACT_ZERO_RTOL * jnp.max(jnp.abs(eigenvalues))).astype(
+        jnp.int32
+    )
+    if activation is not None and activation_properties(activation).piecewise_linear and activation != "linear":
+        out["kink_margin"] = kink_margin(params, x, activation_function(activation, leaky_slope))
     if activation is not None:
         # one LAPACK call at a time: the SVDs below wait for eigh (see lanczos.orthonormal_columns)
         params, _ = jax.lax.optimization_barrier((params, eigenvalues))
-        functional = None
+        functional = explained = None
         if apply is not None:
-            functional = functional_null_dimension(apply, params, x)
-            params, _ = jax.lax.optimization_barrier((params, functional))
-            out["n_zero_functional"] = functional
+            found = explained_flat_directions(apply, params, x, activation, leaky_slope)
+            params, _ = jax.lax.optimization_barrier((params, found))
+            out.update(found)
+            functional, explained = found["n_zero_functional"], found["n_zero_explained"]
         directions, keep, _ = symmetry_directions(params, x, activation, leaky_slope, counts=False)
-        out.update(predicted_flat_directions(params, x, activation, leaky_slope, functional))
+        out.update(predicted_flat_directions(params, x, activation, leaky_slope, functional, explained))
         out.update(symmetry_check(hessian, eigenvalues, eigenvectors, tolerance, directions, keep))
     if with_vectors:
         out["eigenvectors"] = eigenvectors
@@ -627,7 +637,10 @@ SUMMARY_FIELDS = ("max_eigenvalue", "min_eigenvalue", "trace", "condition_number
 
 
 def type_summary(
-    curvature: dict[str, np.ndarray], labels: np.ndarray, kind: np.ndarray | None = None
+    curvature: dict[str, np.ndarray],
+    labels: np.ndarray,
+    kind: np.ndarray | None = None,
+    zeros: str = "n_near_zero",
 ) -> dict[str, np.ndarray]:
     """Curvature statistics per solution type.
 
@@ -645,6 +658,8 @@ def type_summary(
       finite values), and, with the dense path, ``median_near_zero``, ``n_predicted`` (networks
       whose symmetry prediction is exact), ``median_zero_predicted`` and ``zero_match`` (share of
       those whose near-zero count equals the prediction; NaN when none is predicted).
+      zeros: the observed zero count compared: ``"n_near_zero"`` (the tolerance rule) or, at refined
+        points, ``"n_zero_exact"`` (float64 zeros).
     """
     from .vocabulary import ordered_type_names
 
@@ -671,8 +686,8 @@ def type_summary(
             q = np.quantile(values, [0.25, 0.5, 0.75]) if values.size else np.full(3, np.nan)
             for suffix, value in zip(("q25", "median", "q75"), q, strict=True):
                 table.setdefault(f"{name_field}_{suffix}", []).append(float(value))
-        if "n_near_zero" in curvature:
-            near = np.asarray(curvature["n_near_zero"])[finite]
+        if zeros in curvature:
+            near = np.asarray(curvature[zeros])[finite]
             predicted = np.asarray(curvature.get("n_zero_predicted", np.full(labels.shape, -1)))[finite]
             exact = predicted >= 0
             table.setdefault("median_near_zero", []).append(float(np.median(near)) if near.size else np.nan)
@@ -796,6 +811,24 @@ def _dense_batch(spec: _Spec, batched_params: Params, x: jax.Array, y: jax.Array
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
+def _refine_batch(spec: _Spec, steps: int, batched_params: Params, x: jax.Array, y: jax.Array) -> Any:
+    """:func:`landscape.refine.refine_one` over a chunk: Levenberg-Marquardt on the residuals where the
+    loss is the built-in MLP's mean squared error (``spec.apply`` set), damped Newton on the Hessian else."""
+    from .refine import refine_one
+
+    def loss(params: Params) -> jax.Array:
+        return spec.objective(params, x, y)
+
+    residuals = None
+    if spec.apply is not None:
+
+        def residuals(params: Params) -> jax.Array:
+            return spec.apply(params, x) - y
+
+    return jax.vmap(lambda params: refine_one(loss, params, steps, residuals))(batched_params)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
 def _lanczos_batch(
     spec: _Spec,
     top_k: int,
@@ -839,6 +872,8 @@ HESSIAN_ATTRS = (
     "symmetry_prediction",
     "prediction_reasons",
     "grad_tol",
+    "refine_steps",
+    "exact_zero_rtol",
     "training_state",
 )
 TOLERANCE_RULE = "zero if |lambda| <= zero_rtol * max|lambda| + zero_atol; saddle if any lambda < -tolerance"
@@ -860,7 +895,12 @@ class CurvatureResult:
         ``n_zero_dead``, ``n_zero_linear``, ``n_zero_predicted`` (``-1``: not exact, see
         ``prediction_code``), ``prediction_code`` (keys of
         :data:`landscape.symmetries.PREDICTION_REASONS`), ``n_zero_functional`` (``P - rank`` of
-        the output Jacobian), ``symmetry_residual``, ``symmetry_outside_null``; lanczos:
+        the output Jacobian), ``n_zero_symmetries``, ``n_zero_layerwise``, ``n_zero_explained``,
+        ``n_zero_unexplained`` (:func:`landscape.symmetries.explained_flat_directions`),
+        ``symmetry_residual``, ``symmetry_outside_null``, ``n_zero_exact`` (eigenvalues within
+        ``EXACT_ZERO_RTOL`` of the top: float64 zeros), ``kink_margin`` (piecewise-linear
+        activations: :func:`landscape.refine.kink_margin`); with ``refine_steps``: ``refined_grad_norm``,
+        ``refined_loss``, ``refined_grad_norm_before``, ``refined_accepted``; lanczos:
         ``top_eigenvalues`` ``(n_inits, k)`` descending, ``bottom_eigenvalues`` ascending.
       labels: ``(n_inits,)`` type name of every network (``"all"`` without a ``types`` group).
       label_source: ``"types"`` or ``"all"``.
@@ -1026,6 +1066,7 @@ def analyse_run(
     slq_probes: int = 16,
     slq_steps: int = 64,
     density_points: int = 400,
+    refine_steps: int = 0,
 ) -> CurvatureResult:
     """Hessian spectra of a run's final networks, per-type summary, representatives and SLQ densities.
 
@@ -1047,6 +1088,11 @@ def analyse_run(
       finished_only: analyse the finished networks of an incomplete run (else it is refused).
       top_k, zero_rtol, zero_atol, chunk_size, seed: as ``landscape hessian``'s flags.
       slq_probes, slq_steps, density_points: the representatives' SLQ densities.
+      refine_steps: dense only: first move each network onto the critical point it is near with this many
+        float64 damped Newton steps (:mod:`landscape.refine`); the Hessians are then taken there, the
+        networks' ``grad_norm`` and ``loss`` are the refined ones, and a network is stationary when
+        ``grad_norm < landscape.refine.REFINE_TOL``. Without it (0), the stored training end points and
+        ``train.grad_tol``.
     Raises:
       IncompleteRun: the run is incomplete and ``finished_only`` is off (one line).
       ConfigError: a bad option.
@@ -1063,6 +1109,8 @@ def analyse_run(
         raise ConfigError("--top-k must be at least 1")
     if chunk_size < 1:
         raise ConfigError("--chunk-size must be at least 1")
+    if refine_steps < 0 or (refine_steps and method != "dense"):
+        raise ConfigError("--refine: a number of steps >= 0, with the dense method only")
     finished = finished_networks(run, finished_only)
     notes = [note for note in [partial_note(run, finished)] if note]
     given = problem
@@ -1098,6 +1146,11 @@ def analyse_run(
     start = time.perf_counter()
     with jax.enable_x64(True):  # Hessians in float64 whatever the training dtype: clean null spaces
         params64 = jax.tree.map(lambda leaf: np.asarray(leaf, np.float64), take(final_params, rows))
+        refined = None
+        if refine_steps and rows.size:
+            params64, refined = chunked_map(
+                lambda chunk: _refine_batch(spec, int(refine_steps), chunk, x, y), params64, min(chunk_size, 256)
+            )
         if rows.size == 0:
             values: dict[str, np.ndarray] = {}
         elif method == "dense":
@@ -1113,6 +1166,12 @@ def analyse_run(
         seconds = time.perf_counter() - start
         networks = _fill(values, rows, n) if values else _empty_networks(method, n, n_params, top_k)
         networks["analysed"] = analysed
+        if refined is not None:
+            from .refine import REFINE_TOL
+
+            for name in ("grad_norm", "loss", "grad_norm_before", "accepted"):
+                networks[f"refined_{name}"] = _fill({name: refined[name]}, rows, n)[name]
+            grad_norm, grad_tol = networks["refined_grad_norm"], REFINE_TOL
         kind = np.asarray(stationary_kind(np.asarray(grad_norm, float), networks["index"], grad_tol)).astype(np.int8)
         networks["stationary_kind"] = np.where(analysed, kind, -1).astype(np.int8)
 
@@ -1150,8 +1209,23 @@ def analyse_run(
         notes.append(f"all {rows.size} analysed networks have identical parameters: one spectrum, repeated")
     if method == "dense" and predict_reason is None and rows.size:
         notes.extend(describe_prediction(networks["prediction_code"][rows]))
+    if "kink_margin" in networks and rows.size:
+        on_kink = int(np.sum(networks["kink_margin"][rows] < KINK_RTOL))
+        if on_kink:
+            notes.append(
+                f"{on_kink} of {rows.size} networks have a data point on a unit's kink (|pre-activation| < "
+                f"{KINK_RTOL:g} of its layer's largest): the loss is not twice differentiable there, the Hessian is "
+                "one side's, and such a network is not a smooth critical point (deep ReLU networks often stop there)"
+            )
+    if refined is not None and rows.size:
+        notes.append(
+            f"refined with {int(refine_steps)} float64 Newton steps before the Hessians: {int(np.sum(kind[rows] != 2))} "
+            f"of {rows.size} reached |grad| < {grad_tol:g} (median |grad| {np.median(refined['grad_norm_before']):.2g} "
+            f"-> {np.median(refined['grad_norm']):.2g}; median loss change x{np.median(refined['loss'] / np.maximum(final_loss[rows], 1e-300)):.3g})"
+        )
 
-    summary = type_summary(networks, labels, networks["stationary_kind"])
+    zeros = "n_zero_exact" if refined is not None and method == "dense" else "n_near_zero"
+    summary = type_summary(networks, labels, networks["stationary_kind"], zeros)
     attrs = {
         "zero_rtol": float(zero_rtol),
         "zero_atol": float(zero_atol),
@@ -1160,7 +1234,14 @@ def analyse_run(
         "n_params": n_params,
         "param_names": parameter_names(one),
         "stationary_kind_codes": list(KIND_NAMES),
-        "stationary_rule": f"stationary if train/grad_norm < train.grad_tol ({grad_tol:g}); then saddle if index > 0, else minimum",
+        "stationary_rule": (
+            f"stationary if the refined |grad| < {grad_tol:g} after {int(refine_steps)} float64 Newton steps"
+            if refined is not None
+            else f"stationary if train/grad_norm < train.grad_tol ({grad_tol:g})"
+        )
+        + "; then saddle if index > 0, else minimum",
+        "refine_steps": int(refine_steps),
+        "exact_zero_rtol": EXACT_ZERO_RTOL,
         "seconds": float(seconds),
         "seed": int(seed),
         "top_k": int(top_k) if method == "lanczos" else n_params,
@@ -1272,15 +1353,18 @@ def format_curvature_table(result: CurvatureResult) -> str:
     predicted = networks.get("n_zero_predicted")
     if result.method == "dense" and predicted is not None and analysed.any():
         exact = analysed & (predicted >= 0)
-        match = exact & (networks["n_near_zero"] == predicted)
-        converged = networks.get("stationary_kind", np.zeros_like(predicted)) >= 0
+        stationary = exact & (networks.get("stationary_kind", np.full(predicted.shape, 2)) != 2)
+        refined = int(result.attrs.get("refine_steps", 0)) > 0 and "n_zero_exact" in networks
+        observed = networks["n_zero_exact"] if refined else networks["n_near_zero"]
+        match = exact & (observed == predicted)
+        what = f"float64 zeros (|lambda| <= {EXACT_ZERO_RTOL:g} max|lambda|)" if refined else "near-zero eigenvalues"
         lines.append(
-            f"  near-zero eigenvalues equal the symmetry prediction for {int(match.sum())} of the {int(exact.sum())} "
-            f"networks where it is exact ({int(np.sum(match & converged & (networks['stationary_kind'] != 2)))} of "
-            f"{int(np.sum(exact & (networks['stationary_kind'] != 2)))} stationary ones): rescaling per live unit, "
-            f"incoming+bias+outgoing per dead unit, affine redundancy of units linear on the data"
+            f"  {what} equal the symmetry prediction for {int(match.sum())} of the {int(exact.sum())} networks where "
+            f"it is exact ({int(np.sum(match & stationary))} of {int(stationary.sum())} {'refined ' * refined}"
+            "stationary ones): rescaling per live unit, incoming+bias+outgoing per dead unit, affine redundancy of "
+            "units linear on the data (where stated: unit mixing and one-layer data degeneracies)"
         )
-        if "n_zero_functional" in networks and exact.any():
+        if "n_zero_functional" in networks and exact.any() and not refined:
             above = exact & (networks["n_near_zero"] > networks["n_zero_functional"])
             if above.any():
                 lines.append(
@@ -1293,8 +1377,13 @@ def format_curvature_table(result: CurvatureResult) -> str:
         saddle = np.asarray(networks["is_saddle"], bool)
         grad_tol = result.attrs.get("grad_tol")
         tol = f" = {float(grad_tol):g}" if grad_tol is not None else ""
+        rule = (
+            f"refined |grad| < {float(grad_tol):g}"
+            if int(result.attrs.get("refine_steps", 0))
+            else f"|grad| < train.grad_tol{tol}"
+        )
         lines.append(
-            f"  stationary points (|grad| < train.grad_tol{tol}): {counts['minimum']} minima, {counts['saddle']} saddles; "
+            f"  stationary points ({rule}): {counts['minimum']} minima, {counts['saddle']} saddles; "
             f"{counts['not stationary']} not stationary (stopped elsewhere; an eigenvalue below -tolerance at "
             f"{int(np.sum(saddle & (kind == 2)))} of them does not make them saddles)"
         )

@@ -94,7 +94,7 @@ def test_the_same_analyses_from_python_and_the_hessian_is_that_of_the_population
         problem = ls.problem_of(run)
         assert problem.mlp is None and not problem.has_data
         types = classify_run(run)
-        assert types["finished"].all()
+        assert types.finished.all()
         curvature = analyse_run(run, problem=problem)
         loss = make_loss(run.study)
         with jax.enable_x64(True):

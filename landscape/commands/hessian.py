@@ -51,6 +51,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--seed", type=int, default=0, metavar="K", help="key for Lanczos start vectors and SLQ probes (default: 0)"
     )
+    p.add_argument(
+        "--refine",
+        type=int,
+        default=0,
+        metavar="N",
+        help="dense: first move each network onto the critical point it is near with N float64 Newton steps "
+        "(Levenberg-Marquardt), then take the Hessians there and count float64 zeros (default: 0, off)",
+    )
     add_finished_only(p)
     p.add_argument("--figures", metavar="DIR", help="folder for figures (default: figures/<run file stem>/hessian)")
     p.add_argument("--no-figures", action="store_true", help="do not draw figures")
@@ -72,6 +80,7 @@ def main(args: argparse.Namespace) -> int:
             zero_atol=curvature.ZERO_ATOL if args.zero_atol is None else args.zero_atol,
             chunk_size=args.chunk_size,
             seed=args.seed,
+            refine_steps=args.refine,
         )
     result.write(args.run)
     print(curvature.format_curvature_table(result))
