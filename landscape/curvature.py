@@ -52,7 +52,7 @@ from .batching import chunked_map, leading_size, take
 from .lanczos import extreme_eigenpairs, hessian_vector_product, hutchpp_trace, lanczos, slq_nodes_weights, tridiagonal
 from .models import activation_function, activation_properties
 from .refine import kink_margin
-from .symmetries import PREDICTION_REASONS, describe_prediction, explained_flat_directions
+from .symmetries import PREDICTION_REASONS, describe_prediction, explained_flat_directions, reconcile_prediction
 from .symmetries import predicted_flat_directions as predicted_flat_directions
 from .types import Loss, Params
 
@@ -344,7 +344,6 @@ def dense_curvature_one(
     zero_atol: float = ZERO_ATOL,
     with_vectors: bool = False,
     leaky_slope: float = 0.01,
-    apply: Callable[..., jax.Array] | None = None,
 ) -> dict[str, jax.Array]:
     """Everything the dense path computes for ONE network.
 
@@ -354,8 +353,6 @@ def dense_curvature_one(
       x: ``(n_points, in_dim)``; y: ``(n_points,)`` targets (the full training set).
       activation: MLP activation for the symmetry prediction, or None for non-MLP models.
       with_vectors: also return ``eigenvectors`` (n_params, n_params), columns.
-      apply: the model's ``apply``; with it the prediction is checked against
-        :func:`landscape.symmetries.functional_null_dimension` (``n_zero_functional``).
     Returns:
       ``eigenvalues`` (n_params,) ascending, ``zero_tolerance``, the fields of
       :func:`spectrum_statistics`, and with ``activation``: the counts of
@@ -373,14 +370,8 @@ def dense_curvature_one(
     if activation is not None:
         # one LAPACK call at a time: the SVDs below wait for eigh (see lanczos.orthonormal_columns)
         params, _ = jax.lax.optimization_barrier((params, eigenvalues))
-        functional = explained = None
-        if apply is not None:
-            found = explained_flat_directions(apply, params, x, activation, leaky_slope)
-            params, _ = jax.lax.optimization_barrier((params, found))
-            out.update(found)
-            functional, explained = found["n_zero_functional"], found["n_zero_explained"]
         directions, keep, _ = symmetry_directions(params, x, activation, leaky_slope, counts=False)
-        out.update(predicted_flat_directions(params, x, activation, leaky_slope, functional, explained))
+        out.update(predicted_flat_directions(params, x, activation, leaky_slope))
         out.update(symmetry_check(hessian, eigenvalues, eigenvectors, tolerance, directions, keep))
     if with_vectors:
         out["eigenvectors"] = eigenvectors
@@ -805,7 +796,7 @@ def _dense_batch(spec: _Spec, batched_params: Params, x: jax.Array, y: jax.Array
     hessian_fn = spec.hessian_fn()
     return jax.vmap(
         lambda params: dense_curvature_one(
-            hessian_fn, params, x, y, spec.activation, rtol, atol, False, spec.leaky_slope, spec.apply
+            hessian_fn, params, x, y, spec.activation, rtol, atol, False, spec.leaky_slope
         )
     )(batched_params)
 
@@ -1162,6 +1153,15 @@ def analyse_run(
                 lambda chunk: _lanczos_batch(spec, top_k, chunk[0], chunk[1], key, x, y, zero_rtol, zero_atol),
                 (params64, rows),
                 min(chunk_size, 256),
+            )
+        if values and spec.apply is not None:  # P - rank J and what explains it, then the prediction checked
+            found = explained_flat_directions(spec.apply, params64, x, spec.activation, spec.leaky_slope)
+            values.update(found)
+            values["prediction_code"], values["n_zero_predicted"] = reconcile_prediction(
+                values["prediction_code"],
+                values["n_zero_predicted"],
+                found["n_zero_functional"],
+                found["n_zero_explained"],
             )
         seconds = time.perf_counter() - start
         networks = _fill(values, rows, n) if values else _empty_networks(method, n, n_params, top_k)

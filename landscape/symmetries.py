@@ -56,10 +56,12 @@ predicted (the observed count is then larger).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .models import activation_function, activation_properties, hidden_preactivations
 from .types import Params
@@ -121,7 +123,6 @@ def predicted_flat_directions(
     activation: str = "relu",
     leaky_slope: float = 0.01,
     functional: jax.Array | None = None,
-    explained: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
     """The number of flat directions the symmetries of one MLP predict (module doc), with its parts.
 
@@ -130,9 +131,8 @@ def predicted_flat_directions(
       x: ``(n_points, in_dim)`` the data the loss is taken over.
       activation, leaky_slope: the MLP's activation.
       functional: optional :func:`functional_null_dimension` of the network; a count that differs
-        from it is reported as not exact (code ``HIDDEN``), unless
-      explained: :func:`explained_flat_directions`' ``n_zero_explained`` equals it: then the
-        prediction is that (code ``LAYERWISE``: unit mixing and one-layer degeneracies included).
+        from it is reported as not exact (code ``HIDDEN``). :func:`reconcile_prediction` does the same
+        on the host and adds the ``LAYERWISE`` explanation.
     Returns:
       int32 scalars: ``n_live_units``, ``n_dead_units``, ``n_linear_units`` (live and linear),
       ``n_zero_dead`` (dead coordinates), ``n_zero_linear`` (linear-block extras),
@@ -180,25 +180,26 @@ def predicted_flat_directions(
         n_zero_linear += jnp.where(count > 0, fibre - count, 0).astype(int32)
     code = jnp.asarray(EXACT, int32)
     centred = x - jnp.mean(x, axis=0)
-    code = jnp.where(jnp.linalg.matrix_rank(centred) < in_dim, INPUTS_DO_NOT_SPAN, code)
+    # the data's affine rank without a LAPACK call (which XLA could run beside the Hessian's eigh, see _after)
+    from .lanczos import orthonormal_columns
+
+    basis = orthonormal_columns(centred / jnp.maximum(jnp.max(jnp.abs(centred)), jnp.finfo(centred.dtype).tiny))
+    rank = jnp.sum(jnp.linalg.norm(basis, axis=0) > 0.5)
+    code = jnp.where(rank < in_dim, INPUTS_DO_NOT_SPAN, code)
     for layer in range(1, depth):
         code = jnp.where((linear_counts[layer - 1] > 0) & (linear_counts[layer] > 0), CHAINED_LINEAR, code)
     for count in live_counts[1:-1]:
         code = jnp.where(count == 0, DEAD_LAYER, code)
     predicted = n_live + n_zero_dead + n_zero_linear
     if functional is not None:
-        mismatch = (code == EXACT) & (predicted != functional)
-        code = jnp.where(mismatch, HIDDEN, code)
-        if explained is not None:  # unit mixing and one-layer degeneracies account for every direction
-            code = jnp.where((code != EXACT) & (explained == functional), LAYERWISE, code)
-            predicted = jnp.where(code == LAYERWISE, explained, predicted)
+        code = jnp.where((code == EXACT) & (predicted != functional), HIDDEN, code)
     return {
         "n_live_units": n_live.astype(int32),
         "n_dead_units": sum(jnp.sum(d) for d in dead).astype(int32),
         "n_linear_units": sum(linear_counts).astype(int32),
         "n_zero_dead": n_zero_dead,
         "n_zero_linear": n_zero_linear,
-        "n_zero_predicted": jnp.where((code == EXACT) | (code == LAYERWISE), predicted, -1).astype(int32),
+        "n_zero_predicted": jnp.where(code == EXACT, predicted, -1).astype(int32),
         "prediction_code": code.astype(int32),
     }
 
@@ -306,7 +307,16 @@ def unit_mixing_generators(params: Params, x: jax.Array, activation: str, leaky_
     return jnp.concatenate(rows)
 
 
-def layerwise_null_directions(gram: jax.Array, params: Params, rtol: float = GRAM_RTOL) -> jax.Array:
+def _after(value: Any, *earlier: Any) -> Any:
+    """``value``, made to wait for ``earlier``: batched LAPACK calls (eigh) of one compiled function then
+    run one at a time. Two at once can block both threads of XLA's CPU pool on a 2-core machine (a
+    deadlock at 0% CPU; see :func:`landscape.lanczos.orthonormal_columns`)."""
+    return jax.lax.optimization_barrier((value, earlier))[0]
+
+
+def layerwise_null_directions(
+    gram: jax.Array, params: Params, rtol: float = GRAM_RTOL, scale: jax.Array | None = None
+) -> jax.Array:
     """Flat directions that change one layer's parameters only: per layer, the null space of the
     output Jacobian's columns of that layer.
 
@@ -318,15 +328,16 @@ def layerwise_null_directions(gram: jax.Array, params: Params, rtol: float = GRA
     Args:
       gram: ``J^T J (P, P)`` of the output Jacobian (:func:`output_jacobian`); params: the network
         (for the layout).
-      rtol: eigenvalues of a layer's diagonal block of ``gram`` below ``rtol`` times ``gram``'s largest
-        count as zero (singular values of ``J`` below ``sqrt(rtol)`` of its largest).
+      rtol, scale: eigenvalues of a layer's diagonal block of ``gram`` below ``rtol`` times ``scale``
+        (default ``gram``'s largest eigenvalue) count as zero (singular values of ``J`` below ``sqrt(rtol)``
+        of its largest).
     Returns:
       ``(P, P)``: rows spanning the directions (zero rows where a block has full rank). Jittable.
     """
-    scale = jnp.max(jnp.linalg.eigvalsh(gram))
-    rows = []
+    scale = jnp.max(jnp.linalg.eigvalsh(gram)) if scale is None else scale
+    rows: list[jax.Array] = []
     for start, stop in _layer_slices(params):
-        values, vectors = jnp.linalg.eigh(gram[start:stop, start:stop])
+        values, vectors = jnp.linalg.eigh(_after(gram[start:stop, start:stop], scale, *rows))
         null = values <= rtol * scale
         embedded = jnp.zeros((stop - start, gram.shape[1]), gram.dtype).at[:, start:stop].set(vectors.T)
         rows.append(jnp.where(null[:, None], embedded, 0.0))
@@ -344,17 +355,18 @@ def span_dimension(rows: jax.Array, rtol: float = GRAM_RTOL) -> jax.Array:
 
 def explained_flat_directions(
     apply: Any,
-    params: Params,
+    batched_params: Params,
     x: jax.Array,
     activation: str = "relu",
     leaky_slope: float = 0.01,
     rtol: float = GRAM_RTOL,
-) -> dict[str, jax.Array]:
-    """How much of the functional null space (``P - rank J``) two mechanisms explain, for one MLP.
+    chunk_size: int = 256,
+) -> dict[str, np.ndarray]:
+    """How much of the functional null space (``P - rank J``) two mechanisms explain, per MLP.
 
     Deep ReLU networks keep the function on the data along far more directions than rescaling and
     dead units: on 64 [8, 8] networks trained on the default task, ``P - rank J`` was 26 to 83 of 105.
-    Two families, each exact to all orders within the network's activation region, account for it:
+    Two families, each exact to all orders within the network's activation region, account for most:
 
     * **unit mixing** (:func:`unit_mixing_generators`): rescaling, mixing of units with the same
       activation pattern where they matter, bias transfer from units linear where they matter;
@@ -362,36 +374,92 @@ def explained_flat_directions(
       parameters that the data cannot see.
 
     Ranks come from eigenvalues of ``J^T J`` (``rtol`` of the largest, i.e. singular values of ``J``
-    below ``sqrt(rtol)`` = 1e-7 of the largest are zero): an ``eigh`` of a ``(P, P)`` matrix per block,
-    far cheaper than SVDs of ``(n_points, P)`` blocks. At a refined point the structural zeros sit near
-    ``1e-8`` on that scale and the smallest true singular values seen on trained [8, 8] networks near ``1e-6``.
+    below ``sqrt(rtol)`` = 1e-7 of the largest are zero). At a refined point the structural zeros sit
+    near ``1e-8`` on that scale and the smallest true singular values seen on trained [8, 8] networks
+    near ``1e-6``. The Jacobians and generators are computed batched (jit, vmap); the eigendecompositions
+    in NumPy, one network at a time: several batched LAPACK calls in one compiled CPU program can block
+    every thread of XLA's pool on a 2-core machine (see :func:`landscape.lanczos.orthonormal_columns`).
 
+    Args:
+      apply: the MLP's ``apply``; batched_params: networks with a leading axis; x: ``(n_points, d)``.
     Returns:
-      int32 scalars ``n_zero_functional`` (``P - rank J``), ``n_zero_symmetries`` (the span of unit
-      mixing), ``n_zero_layerwise`` (what one-layer degeneracies add), ``n_zero_explained`` (the span
-      of both) and ``n_zero_unexplained`` (``functional - explained``, >= 0; directions that need
-      several layers at once, such as the hidden symmetries of Grigsby et al. 2023). Jittable.
+      ``(n,)`` int32 arrays ``n_zero_functional`` (``P - rank J``), ``n_zero_symmetries`` (the span of
+      unit mixing), ``n_zero_layerwise`` (what one-layer degeneracies add), ``n_zero_explained`` (the
+      span of both) and ``n_zero_unexplained`` (``functional - explained``, >= 0; directions that need
+      several layers at once, such as the hidden symmetries of Grigsby et al. 2023).
     """
-    jacobian = output_jacobian(apply, params, x)
-    gram = jacobian.T @ jacobian
-    values = jnp.linalg.eigvalsh(gram)
-    functional = jnp.sum(values <= rtol * values[-1]).astype(jnp.int32)
-    mixing = unit_mixing_generators(params, x, activation, leaky_slope)
-    symmetries = span_dimension(mixing)
-    explained = span_dimension(jnp.concatenate([mixing, layerwise_null_directions(gram, params, rtol)]))
+    from .batching import chunked_map
+
+    grams, mixings = chunked_map(
+        lambda chunk: _gram_and_mixing(apply, activation, float(leaky_slope), chunk, x), batched_params, chunk_size
+    )
+    one = jax.tree.map(lambda leaf: leaf[0], batched_params)
+    slices = _layer_slices(one)
+    rows = [_explain_one(gram, mixing, slices, rtol) for gram, mixing in zip(grams, mixings, strict=True)]
+    out = {key: np.asarray([row[key] for row in rows], np.int32) for key in rows[0]} if rows else {}
+    return out
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _gram_and_mixing(apply: Any, activation: str, leaky_slope: float, batched_params: Params, x: jax.Array) -> Any:
+    def one(params: Params) -> tuple[jax.Array, jax.Array]:
+        jacobian = output_jacobian(apply, params, x)
+        return jacobian.T @ jacobian, unit_mixing_generators(params, x, activation, leaky_slope)
+
+    return jax.vmap(one)(batched_params)
+
+
+def _span(rows: np.ndarray, rtol: float) -> int:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    unit = rows[norms[:, 0] > 0] / norms[norms[:, 0] > 0]
+    if unit.shape[0] == 0:
+        return 0
+    values = np.linalg.eigvalsh(unit.T @ unit)
+    return int(np.sum(values > rtol * values[-1]))
+
+
+def _explain_one(gram: np.ndarray, mixing: np.ndarray, slices: list[tuple[int, int]], rtol: float) -> dict[str, int]:
+    """NumPy: the counts of :func:`explained_flat_directions` for one network's ``J^T J`` and mixing rows."""
+    values = np.linalg.eigvalsh(gram)
+    functional = int(np.sum(values <= rtol * values[-1]))
+    layerwise = []
+    for start, stop in slices:
+        block_values, vectors = np.linalg.eigh(gram[start:stop, start:stop])
+        null = vectors[:, block_values <= rtol * values[-1]].T
+        embedded = np.zeros((null.shape[0], gram.shape[0]))
+        embedded[:, start:stop] = null
+        layerwise.append(embedded)
+    symmetries = _span(mixing, rtol)
+    explained = _span(np.concatenate([mixing, *layerwise]), rtol)
     return {
         "n_zero_functional": functional,
         "n_zero_symmetries": symmetries,
         "n_zero_layerwise": explained - symmetries,
         "n_zero_explained": explained,
-        "n_zero_unexplained": jnp.maximum(functional - explained, 0),
+        "n_zero_unexplained": max(functional - explained, 0),
     }
+
+
+def reconcile_prediction(
+    code: np.ndarray, predicted: np.ndarray, functional: np.ndarray, explained: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and predictions of :func:`predicted_flat_directions` checked against ``P - rank J``:
+    a structural count that differs from it becomes ``HIDDEN`` (-1), and any network whose unit mixing
+    plus one-layer degeneracies (``explained``) equal it becomes ``LAYERWISE`` with that prediction.
+    NumPy, any shape."""
+    code, predicted = np.array(code, np.int32), np.array(predicted, np.int32)
+    mismatch = (code == EXACT) & (predicted != functional)
+    code[mismatch] = HIDDEN
+    if explained is not None:
+        layerwise = (code != EXACT) & (code != NOT_HOMOGENEOUS) & (explained == functional)
+        code[layerwise] = LAYERWISE
+        predicted = np.where(layerwise, explained, predicted)
+    predicted = np.where((code == EXACT) | (code == LAYERWISE), predicted, -1).astype(np.int32)
+    return code, predicted
 
 
 def describe_prediction(codes: Any) -> list[str]:
     """One line per reason the prediction was not exact for some networks (``codes``: ``(n,)`` ints)."""
-    import numpy as np
-
     codes = np.asarray(codes)
     lines = []
     for code, reason in PREDICTION_REASONS.items():
@@ -416,6 +484,7 @@ __all__ = [
     "layerwise_null_directions",
     "output_jacobian",
     "predicted_flat_directions",
+    "reconcile_prediction",
     "span_dimension",
     "unit_mixing_generators",
     "unit_states",

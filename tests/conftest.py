@@ -82,14 +82,19 @@ def small_run_path(tmp_path_factory):
     return path
 
 
+def private_copy(shared_path, tmp_path):
+    """A copy of a shared session run in the test's own folder, for a test that writes to it."""
+    import shutil
+
+    path = tmp_path / shared_path.name
+    shutil.copy(shared_path, path)
+    return path
+
+
 @pytest.fixture
 def small_run_copy(small_run_path, tmp_path):
     """A private copy of the small run that a test may add analysis groups to."""
-    import shutil
-
-    path = tmp_path / "small.h5"
-    shutil.copy(small_run_path, path)
-    return path
+    return private_copy(small_run_path, tmp_path)
 
 
 def assert_same_training(path, reference_path, trainer: str) -> None:
@@ -124,8 +129,4 @@ def teacher_student_path(tmp_path_factory):
 @pytest.fixture
 def teacher_student_copy(teacher_student_path, tmp_path):
     """A private copy of the tiny teacher-student run."""
-    import shutil
-
-    path = tmp_path / "ts.h5"
-    shutil.copy(teacher_student_path, path)
-    return path
+    return private_copy(teacher_student_path, tmp_path)

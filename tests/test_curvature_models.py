@@ -19,7 +19,7 @@ from landscape.cli import main
 from landscape.config import InitConfig, ModelConfig
 from landscape.curvature import CurvatureResult, analyse_run, format_curvature_table
 from landscape.models import activation_function, hidden_preactivations, make_mlp
-from landscape.symmetries import EXACT, HIDDEN, LAYERWISE
+from landscape.symmetries import EXACT, HIDDEN, LAYERWISE, explained_flat_directions, reconcile_prediction
 
 from .conftest import small_study
 
@@ -149,13 +149,18 @@ def test_deep_prediction_equals_observed_zeros_and_the_jacobian_rank():
         x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (256, 2)))
         model = make_mlp(ModelConfig(hidden=[8, 8]), InitConfig(), 2, 1, jnp.float64)
         hessian_fn = curvature.hessian_function(model)
-        analyse = jax.jit(lambda p, y: curvature.dense_curvature_one(hessian_fn, p, x, y, "relu", apply=model.apply))
+        analyse = jax.jit(lambda p, y: curvature.dense_curvature_one(hessian_fn, p, x, y, "relu"))
         _, unravel = ravel_pytree(model.init(jax.random.PRNGKey(0)))
         output_jacobian = jax.jit(jax.jacfwd(lambda v: model.apply(unravel(v), x)))
         exact = 0
         for seed in range(16):
             params = deep_minimum(seed)
             out = {k: np.asarray(v) for k, v in analyse(params, model.apply(params, x)).items()}
+            found = explained_flat_directions(model.apply, jax.tree.map(lambda leaf: leaf[None], params), x)
+            out.update({k: v[0] for k, v in found.items()})
+            out["prediction_code"], out["n_zero_predicted"] = reconcile_prediction(
+                out["prediction_code"], out["n_zero_predicted"], out["n_zero_functional"], out["n_zero_explained"]
+            )
             flat = ravel_pytree(params)[0]
             jacobian = np.asarray(output_jacobian(flat))
             singular = np.linalg.svd(jacobian, compute_uv=False)

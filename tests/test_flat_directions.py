@@ -44,7 +44,10 @@ def test_every_explained_direction_keeps_the_outputs_of_a_deep_network():
     with jax.enable_x64(True):
         model = make_mlp(ModelConfig(hidden=[8, 8]), InitConfig(biases="normal", bias_std=0.5), 2, 1, jnp.float64)
         x = jnp.asarray(np.random.default_rng(1).uniform(-1, 1, (48, 2)))
-        explain = jax.jit(lambda p: explained_flat_directions(model.apply, p, x))
+
+        def explain(p):
+            return {k: v[0] for k, v in explained_flat_directions(model.apply, batch(p), x).items()}
+
         mixing_of = jax.jit(lambda p: unit_mixing_generators(p, x, "relu"))
         layerwise_of = jax.jit(layerwise_null_directions)
         explained_some = 0
@@ -73,6 +76,10 @@ def test_every_explained_direction_keeps_the_outputs_of_a_deep_network():
         assert explained_some >= 2
 
 
+def batch(params):
+    return jax.tree.map(lambda leaf: leaf[None], params)
+
+
 def test_one_hidden_layer_counts_match_the_closed_forms():
     """Width 3 on 2-D data: a dead unit gives 2 + 1 + 1 flat coordinates and no rescaling of its own
     beyond them, live units one rescaling each (6 in all); two units linear on the data give the affine
@@ -82,10 +89,10 @@ def test_one_hidden_layer_counts_match_the_closed_forms():
         x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (64, 2)))
         params = model.init(jax.random.PRNGKey(3))
         params[0]["b"] = jnp.asarray([0.1, -0.2, -10.0])  # unit 2 dead on [-1, 1]^2
-        out = {k: int(v) for k, v in explained_flat_directions(model.apply, params, x).items()}
+        out = {k: int(v[0]) for k, v in explained_flat_directions(model.apply, batch(params), x).items()}
         assert out["n_zero_functional"] == out["n_zero_explained"] == 6
         params[0]["b"] = jnp.asarray([10.0, 10.0, 0.0])  # units 0, 1 linear on the data
-        out = {k: int(v) for k, v in explained_flat_directions(model.apply, params, x).items()}
+        out = {k: int(v[0]) for k, v in explained_flat_directions(model.apply, batch(params), x).items()}
         counted = predicted_flat_directions(params, x, "relu")
         assert int(counted["n_zero_predicted"]) == 3 + 4
         assert out["n_zero_functional"] == out["n_zero_explained"] == 7
