@@ -1221,7 +1221,8 @@ def analyse_run(
         notes.append(
             f"refined with {int(refine_steps)} float64 Newton steps before the Hessians: {int(np.sum(kind[rows] != 2))} "
             f"of {rows.size} reached |grad| < {grad_tol:g} (median |grad| {np.median(refined['grad_norm_before']):.2g} "
-            f"-> {np.median(refined['grad_norm']):.2g}; median loss change x{np.median(refined['loss'] / np.maximum(final_loss[rows], 1e-300)):.3g})"
+            f"-> {np.median(refined['grad_norm']):.2g}; median loss {np.median(refined['loss_before']):.3g} -> "
+            f"{np.median(refined['loss']):.3g})"
         )
 
     zeros = "n_zero_exact" if refined is not None and method == "dense" else "n_near_zero"

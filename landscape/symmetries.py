@@ -44,11 +44,10 @@ point on a kink. It is **not exact** (``-1``, with a :data:`PREDICTION_REASONS` 
   deep ReLU networks it is often larger: a weight from unit ``i`` to unit ``k`` is flat when no data point
   has ``i`` on while ``k`` matters; a unit active on fewer than ``fan_in + 1`` affinely independent points
   cannot fix its incoming weights (in any depth); and Grigsby, Lindsey & Rolnick (2023, "Hidden symmetries
-  of ReLU networks", ICML) show further function-preserving directions that unit states cannot see. When
-  the Jacobian is given (``functional``), a count it contradicts is reported as not exact, not printed.
-  (On 24 trained [8, 8] ReLU networks on 2-D data the unused-connection rule accounts exactly for the
-  Jacobian's zero columns, yet 21 of them keep 1 to 8 further flat directions from such local linear
-  structure.)
+  of ReLU networks", ICML) show further function-preserving directions that unit states cannot see.
+  :func:`reconcile_prediction` reports a count that ``P - rank J`` contradicts as not exact (``HIDDEN``),
+  unless unit mixing and one-layer degeneracies (:func:`explained_flat_directions`) explain every
+  direction (``LAYERWISE``).
 
 Merged units (two live units with the same hyperplane) add more flat directions; they are not
 predicted (the observed count is then larger).
@@ -122,7 +121,6 @@ def predicted_flat_directions(
     x: jax.Array,
     activation: str = "relu",
     leaky_slope: float = 0.01,
-    functional: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
     """The number of flat directions the symmetries of one MLP predict (module doc), with its parts.
 
@@ -130,9 +128,6 @@ def predicted_flat_directions(
       params: one built-in MLP's parameter list ``[{"w": (fan_in, fan_out), "b": (fan_out,)}, ...]``.
       x: ``(n_points, in_dim)`` the data the loss is taken over.
       activation, leaky_slope: the MLP's activation.
-      functional: optional :func:`functional_null_dimension` of the network; a count that differs
-        from it is reported as not exact (code ``HIDDEN``). :func:`reconcile_prediction` does the same
-        on the host and adds the ``LAYERWISE`` explanation.
     Returns:
       int32 scalars: ``n_live_units``, ``n_dead_units``, ``n_linear_units`` (live and linear),
       ``n_zero_dead`` (dead coordinates), ``n_zero_linear`` (linear-block extras),
@@ -180,7 +175,8 @@ def predicted_flat_directions(
         n_zero_linear += jnp.where(count > 0, fibre - count, 0).astype(int32)
     code = jnp.asarray(EXACT, int32)
     centred = x - jnp.mean(x, axis=0)
-    # the data's affine rank without a LAPACK call (which XLA could run beside the Hessian's eigh, see _after)
+    # the data's affine rank without a LAPACK call (XLA could run it beside the Hessian's eigh: a deadlock
+    # on a 2-core CPU, see lanczos.orthonormal_columns)
     from .lanczos import orthonormal_columns
 
     basis = orthonormal_columns(centred / jnp.maximum(jnp.max(jnp.abs(centred)), jnp.finfo(centred.dtype).tiny))
@@ -191,8 +187,6 @@ def predicted_flat_directions(
     for count in live_counts[1:-1]:
         code = jnp.where(count == 0, DEAD_LAYER, code)
     predicted = n_live + n_zero_dead + n_zero_linear
-    if functional is not None:
-        code = jnp.where((code == EXACT) & (predicted != functional), HIDDEN, code)
     return {
         "n_live_units": n_live.astype(int32),
         "n_dead_units": sum(jnp.sum(d) for d in dead).astype(int32),
@@ -307,16 +301,9 @@ def unit_mixing_generators(params: Params, x: jax.Array, activation: str, leaky_
     return jnp.concatenate(rows)
 
 
-def _after(value: Any, *earlier: Any) -> Any:
-    """``value``, made to wait for ``earlier``: batched LAPACK calls (eigh) of one compiled function then
-    run one at a time. Two at once can block both threads of XLA's CPU pool on a 2-core machine (a
-    deadlock at 0% CPU; see :func:`landscape.lanczos.orthonormal_columns`)."""
-    return jax.lax.optimization_barrier((value, earlier))[0]
-
-
 def layerwise_null_directions(
-    gram: jax.Array, params: Params, rtol: float = GRAM_RTOL, scale: jax.Array | None = None
-) -> jax.Array:
+    gram: np.ndarray, params: Params, rtol: float = GRAM_RTOL, scale: float | None = None
+) -> np.ndarray:
     """Flat directions that change one layer's parameters only: per layer, the null space of the
     output Jacobian's columns of that layer.
 
@@ -332,25 +319,32 @@ def layerwise_null_directions(
         (default ``gram``'s largest eigenvalue) count as zero (singular values of ``J`` below ``sqrt(rtol)``
         of its largest).
     Returns:
-      ``(P, P)``: rows spanning the directions (zero rows where a block has full rank). Jittable.
+      ``(m, P)`` NumPy rows, an orthonormal basis of the directions. (NumPy, not jittable: several
+      batched LAPACK calls in one compiled CPU program can block every thread of XLA's pool on a
+      2-core machine; see :func:`landscape.lanczos.orthonormal_columns`.)
     """
-    scale = jnp.max(jnp.linalg.eigvalsh(gram)) if scale is None else scale
-    rows: list[jax.Array] = []
+    gram = np.asarray(gram)
+    scale = np.linalg.eigvalsh(gram)[-1] if scale is None else scale
+    rows = [np.zeros((0, gram.shape[0]))]
     for start, stop in _layer_slices(params):
-        values, vectors = jnp.linalg.eigh(_after(gram[start:stop, start:stop], scale, *rows))
-        null = values <= rtol * scale
-        embedded = jnp.zeros((stop - start, gram.shape[1]), gram.dtype).at[:, start:stop].set(vectors.T)
-        rows.append(jnp.where(null[:, None], embedded, 0.0))
-    return jnp.concatenate(rows)
+        values, vectors = np.linalg.eigh(gram[start:stop, start:stop])
+        null = vectors[:, values <= rtol * scale].T
+        embedded = np.zeros((null.shape[0], gram.shape[0]))
+        embedded[:, start:stop] = null
+        rows.append(embedded)
+    return np.concatenate(rows)
 
 
-def span_dimension(rows: jax.Array, rtol: float = GRAM_RTOL) -> jax.Array:
+def span_dimension(rows: np.ndarray, rtol: float = GRAM_RTOL) -> int:
     """Dimension of the span of ``rows (m, P)``: each row normalised (zero rows ignored), eigenvalues of
-    the ``(P, P)`` Gram matrix above ``rtol`` times the largest counted."""
-    norms = jnp.linalg.norm(rows, axis=1, keepdims=True)
-    unit = jnp.where(norms > 0, rows / jnp.where(norms > 0, norms, 1.0), 0.0)
-    values = jnp.linalg.eigvalsh(unit.T @ unit)
-    return jnp.sum(values > rtol * jnp.maximum(values[-1], 1e-300)).astype(jnp.int32)
+    the ``(P, P)`` Gram matrix above ``rtol`` times the largest counted. NumPy."""
+    rows = np.asarray(rows)
+    norms = np.linalg.norm(rows, axis=1)
+    unit = rows[norms > 0] / norms[norms > 0, None]
+    if unit.shape[0] == 0:
+        return 0
+    values = np.linalg.eigvalsh(unit.T @ unit)
+    return int(np.sum(values > rtol * values[-1]))
 
 
 def explained_flat_directions(
@@ -394,8 +388,7 @@ def explained_flat_directions(
         lambda chunk: _gram_and_mixing(apply, activation, float(leaky_slope), chunk, x), batched_params, chunk_size
     )
     one = jax.tree.map(lambda leaf: leaf[0], batched_params)
-    slices = _layer_slices(one)
-    rows = [_explain_one(gram, mixing, slices, rtol) for gram, mixing in zip(grams, mixings, strict=True)]
+    rows = [_explain_one(gram, mixing, one, rtol) for gram, mixing in zip(grams, mixings, strict=True)]
     out = {key: np.asarray([row[key] for row in rows], np.int32) for key in rows[0]} if rows else {}
     return out
 
@@ -409,28 +402,13 @@ def _gram_and_mixing(apply: Any, activation: str, leaky_slope: float, batched_pa
     return jax.vmap(one)(batched_params)
 
 
-def _span(rows: np.ndarray, rtol: float) -> int:
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    unit = rows[norms[:, 0] > 0] / norms[norms[:, 0] > 0]
-    if unit.shape[0] == 0:
-        return 0
-    values = np.linalg.eigvalsh(unit.T @ unit)
-    return int(np.sum(values > rtol * values[-1]))
-
-
-def _explain_one(gram: np.ndarray, mixing: np.ndarray, slices: list[tuple[int, int]], rtol: float) -> dict[str, int]:
+def _explain_one(gram: np.ndarray, mixing: np.ndarray, params: Params, rtol: float) -> dict[str, int]:
     """NumPy: the counts of :func:`explained_flat_directions` for one network's ``J^T J`` and mixing rows."""
     values = np.linalg.eigvalsh(gram)
     functional = int(np.sum(values <= rtol * values[-1]))
-    layerwise = []
-    for start, stop in slices:
-        block_values, vectors = np.linalg.eigh(gram[start:stop, start:stop])
-        null = vectors[:, block_values <= rtol * values[-1]].T
-        embedded = np.zeros((null.shape[0], gram.shape[0]))
-        embedded[:, start:stop] = null
-        layerwise.append(embedded)
-    symmetries = _span(mixing, rtol)
-    explained = _span(np.concatenate([mixing, *layerwise]), rtol)
+    layerwise = layerwise_null_directions(gram, params, rtol, values[-1])
+    symmetries = span_dimension(mixing, rtol)
+    explained = span_dimension(np.concatenate([mixing, layerwise]), rtol)
     return {
         "n_zero_functional": functional,
         "n_zero_symmetries": symmetries,
